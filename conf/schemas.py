@@ -1,0 +1,15 @@
+"""Structured-config schemas behind conf/*.yaml: Hydra type-checks every override against them and
+names the key when one is wrong (e.g. `env.robot.control_hz=fast`)."""
+
+from __future__ import annotations
+
+from hydra.core.config_store import ConfigStore
+
+
+def register() -> None:
+    from sim.demo import DemoConfig
+    from sim.tasks_cli import TasksConfig
+
+    cs = ConfigStore.instance()
+    cs.store(name="demo_schema", node=DemoConfig)
+    cs.store(name="tasks_schema", node=TasksConfig)

@@ -1,0 +1,1 @@
+"""Demonstrations: the dataset format, Ray collection, teleoperation and hindsight relabeling."""

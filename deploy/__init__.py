@@ -1,0 +1,1 @@
+"""Running robots: the control loop, instruction interfaces, and the `bcz` command line."""

@@ -1,0 +1,1 @@
+"""The learning core: frozen language encoder, ViT and BC-Z policies, training, evaluation, checkpoints."""

@@ -1,0 +1,149 @@
+"""What a skill is: a success check, the layout its expert needs, and the expert's plan.
+
+Shared motion pieces (travel high, grasp, carry, place) and the pick-and-place skill shape live here,
+so each skill file only says what is particular to it.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+
+from sim.expert import Phase, Waypoint, nearest_yaw
+from sim.predicates import held
+from sim.state import ObjectState, SceneState
+from sim.suite import TaskSpec
+
+CARRY_Z = 0.20  # m: travel height, clear of the tallest object (the 14 cm bottle)
+# The Panda hand is ~20 cm long along its finger axis and sits ~6 cm above the fingertips, so where it
+# comes down to the table, tall objects must stand this far away (plus their radius), whatever the yaw.
+HAND_REACH = 0.12
+Zone = tuple[np.ndarray, float]  # (xy centre, radius) that clutter must stay out of
+WaypointFn = Callable[[SceneState], Waypoint]
+
+
+class Skill(abc.ABC):
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def satisfied(self, task: TaskSpec, state: SceneState) -> bool:
+        """Whether the scene shows the task done (a pure function of the state)."""
+
+    @abc.abstractmethod
+    def plan(self, task: TaskSpec) -> list[Phase]:
+        """The scripted expert's phases."""
+
+    def feasible(self, task: TaskSpec, state: SceneState, workspace: tuple[np.ndarray, np.ndarray]) -> bool:
+        """Whether a sampled layout lets the expert do the task (e.g. a push has room)."""
+        return True
+
+    def keep_clear(self, task: TaskSpec, state: SceneState) -> list[Zone]:
+        """Areas around the task objects that distractors must leave free."""
+        return [(state[task.target.name].xy, state[task.target.name].geometry.radius + 0.06)]
+
+    def descents(self, task: TaskSpec, state: SceneState) -> list[np.ndarray]:
+        """Where the hand comes down to the table; tall objects keep `HAND_REACH` away from these."""
+        return [state[task.target.name].xy]
+
+
+class PickAndPlace(Skill):
+    """Grasp the target, release it in some relation to the reference object, let go."""
+
+    @abc.abstractmethod
+    def relation(self, obj: ObjectState, ref: ObjectState) -> bool:
+        """Whether `obj` stands in this skill's relation to `ref`."""
+
+    @abc.abstractmethod
+    def goal(self, task: TaskSpec, state: SceneState) -> np.ndarray:
+        """Grasp-point position at which to let go."""
+
+    def place_yaw(self, task: TaskSpec, state: SceneState) -> float:
+        """Gripper yaw while carrying and lowering; by default keep the grasp yaw."""
+        return state.ee_yaw
+
+    def satisfied(self, task: TaskSpec, state: SceneState) -> bool:
+        obj = state[task.target.name]
+        return self.relation(obj, state[task.reference.name]) and not held(obj, state)
+
+    def descents(self, task: TaskSpec, state: SceneState) -> list[np.ndarray]:
+        return [state[task.target.name].xy, state[task.reference.name].xy]
+
+    def plan(self, task: TaskSpec) -> list[Phase]:
+        return grasp(task.target.name) + place(
+            task.target.name, lambda s: self.goal(task, s), lambda s: self.place_yaw(task, s)
+        )
+
+
+def inside_workspace(xy: np.ndarray, workspace: tuple[np.ndarray, np.ndarray], margin: float = 0.0) -> bool:
+    low, high = workspace
+    return bool(np.all(xy >= low[:2] - margin) and np.all(xy <= high[:2] + margin))
+
+
+def grasp_point(obj: ObjectState) -> np.ndarray:
+    geo = obj.geometry
+    return obj.position + np.array([0.0, 0.0, geo.grasp_z - geo.rest_z])
+
+
+def floor_under(obj: ObjectState) -> float:
+    """Height of the surface the object stands on."""
+    return float(obj.position[2] - obj.geometry.rest_z)
+
+
+def rise(gripper: float) -> WaypointFn:
+    """Straight up from wherever the gripper is to the travel height."""
+
+    def target(s: SceneState) -> Waypoint:
+        x, y, _ = s.ee_position
+        return Waypoint(np.array([x, y, CARRY_Z]), s.ee_yaw, gripper, tolerance=0.02)
+
+    return target
+
+
+def stay(gripper: float) -> WaypointFn:
+    """Hold the current pose while the fingers move."""
+    return lambda s: Waypoint(s.ee_position, s.ee_yaw, gripper)
+
+
+def grasp(target: str) -> list[Phase]:
+    """Travel above the object, descend, close the fingers, lift; retry if the grasp did not hold."""
+
+    def yaw(s: SceneState) -> float:
+        obj = s[target]
+        return nearest_yaw(obj.yaw, s.ee_yaw, obj.geometry.grasp_symmetry)
+
+    def above(s: SceneState) -> Waypoint:
+        x, y, _ = grasp_point(s[target])
+        return Waypoint(np.array([x, y, CARRY_Z]), yaw(s), 0.0, tolerance=0.02)
+
+    def descend(s: SceneState) -> Waypoint:
+        return Waypoint(grasp_point(s[target]), yaw(s), 0.0, tolerance=0.006)
+
+    return [
+        Phase("above", above),
+        Phase("descend", descend),
+        Phase("close", stay(1.0), hold=4),
+        Phase("lift", rise(1.0), check=lambda s: held(s[target], s), retry_from="above"),
+    ]
+
+
+def place(
+    target: str, goal: Callable[[SceneState], np.ndarray], yaw: Callable[[SceneState], float]
+) -> list[Phase]:
+    """Carry the held object above `goal(s)` (a grasp-point position), lower it there and let go."""
+
+    def carry(s: SceneState) -> Waypoint:
+        x, y, _ = goal(s)
+        return Waypoint(np.array([x, y, CARRY_Z]), yaw(s), 1.0, tolerance=0.015)
+
+    def lower(s: SceneState) -> Waypoint:
+        return Waypoint(np.asarray(goal(s)), yaw(s), 1.0, tolerance=0.008)
+
+    return [
+        Phase("carry", carry, check=lambda s: held(s[target], s), retry_from="above"),
+        Phase("lower", lower),
+        Phase("release", stay(0.0), hold=3),
+        Phase("retreat", rise(0.0)),
+    ]

@@ -1,0 +1,298 @@
+"""The task suite: which objects exist, which skills apply to them, how tasks are phrased, and the split.
+
+A task is structured (`TaskSpec`: skill, target, optional reference); its instruction is free text,
+sampled from the skill's phrasings with object synonyms. The env scores by the spec, never the text.
+The grid and the BC-Z-style split (train vs held-out combinations) live in `conf/suite/*.yaml`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib import resources
+from itertools import product
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from sim.objects import KINDS
+
+
+class UnknownTaskError(ValueError):
+    """A task, skill, object, colour or phrasing the suite does not know; the message lists valid ones."""
+
+
+@dataclass(frozen=True, order=True)
+class ObjectRef:
+    colour: str
+    kind: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.colour}_{self.kind}"
+
+    @classmethod
+    def parse(cls, name: str) -> ObjectRef:
+        colour, _, kind = name.partition("_")
+        if not kind:
+            raise UnknownTaskError(f"object {name!r} is not of the form <colour>_<kind>, e.g. red_block")
+        return cls(colour, kind)
+
+
+@dataclass(frozen=True, order=True)
+class TaskSpec:
+    skill: str
+    target: ObjectRef
+    reference: ObjectRef | None = None
+
+    @property
+    def id(self) -> str:
+        parts = [self.skill, self.target.name] + ([self.reference.name] if self.reference else [])
+        return "/".join(parts)
+
+    @property
+    def objects(self) -> list[ObjectRef]:
+        return [self.target] + ([self.reference] if self.reference else [])
+
+    def to_dict(self) -> dict:
+        return {
+            "skill": self.skill,
+            "target": self.target.name,
+            "reference": self.reference.name if self.reference else None,
+        }
+
+    def __str__(self) -> str:
+        return self.id
+
+
+@dataclass
+class KindEntry:
+    words: list[str]
+    colours: list[str]
+
+
+@dataclass
+class SkillEntry:
+    targets: list[str]
+    phrasings: list[str]
+    references: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SuiteConfig:
+    """Schema of conf/suite/*.yaml."""
+
+    colours: dict[str, list[float]] = field(default_factory=dict)
+    objects: dict[str, KindEntry] = field(default_factory=dict)
+    skills: dict[str, SkillEntry] = field(default_factory=dict)
+    held_out: list[str] = field(default_factory=list)
+
+
+SPLITS = ("train", "held_out", "all")
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
+
+
+def _choices(kind: str, valid: object) -> str:
+    return f"valid {kind}: {', '.join(sorted(valid))}"  # type: ignore[arg-type]
+
+
+class TaskSuite:
+    def __init__(self, config: SuiteConfig) -> None:
+        from sim.skills import SKILLS  # skills import the suite's types; import late to avoid a cycle
+
+        self.config = config
+        for name, entry in config.objects.items():
+            if name not in KINDS:
+                raise UnknownTaskError(
+                    f"suite object kind {name!r} is not built by sim/objects.py; " + _choices("kinds", KINDS)
+                )
+            for c in entry.colours:
+                if c not in config.colours:
+                    raise UnknownTaskError(
+                        f"suite object {name!r} uses colour {c!r}; " + _choices("colours", config.colours)
+                    )
+        for name, entry in config.skills.items():
+            if name not in SKILLS:
+                raise UnknownTaskError(
+                    f"suite skill {name!r} has no implementation; " + _choices("skills", SKILLS)
+                )
+            for k in entry.targets + entry.references:
+                if k not in config.objects:
+                    raise UnknownTaskError(
+                        f"skill {name!r} names object kind {k!r}; " + _choices("kinds", config.objects)
+                    )
+        self.held_out = [self.resolve(t) for t in config.held_out]
+        unknown = [t for t in self.held_out if t not in self._grid_set]
+        if unknown:
+            raise UnknownTaskError(f"held-out tasks not in the grid: {[t.id for t in unknown]}")
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, name: str = "default") -> TaskSuite:
+        """Load conf/suite/<name>.yaml (without Hydra), validated against `SuiteConfig`."""
+        path = resources.files("conf") / "suite" / f"{name}.yaml"
+        if not path.is_file():
+            valid = [
+                f.name.removesuffix(".yaml")
+                for f in (resources.files("conf") / "suite").iterdir()
+                if f.name.endswith(".yaml")
+            ]
+            raise UnknownTaskError(f"no suite named {name!r}; " + _choices("suites", valid))
+        return cls.from_config(OmegaConf.load(str(path)))
+
+    @classmethod
+    def from_config(cls, cfg: object) -> TaskSuite:
+        merged = OmegaConf.merge(OmegaConf.structured(SuiteConfig), cfg)
+        return cls(OmegaConf.to_object(merged))  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------ grid and split
+    def objects_of(self, kind: str) -> list[ObjectRef]:
+        return [ObjectRef(c, kind) for c in self.config.objects[kind].colours]
+
+    @cached_property
+    def all_objects(self) -> list[ObjectRef]:
+        return [o for kind in self.config.objects for o in self.objects_of(kind)]
+
+    @cached_property
+    def grid(self) -> list[TaskSpec]:
+        tasks = []
+        for skill, entry in self.config.skills.items():
+            targets = [o for k in entry.targets for o in self.objects_of(k)]
+            if not entry.references:
+                tasks += [TaskSpec(skill, t) for t in targets]
+                continue
+            refs = [o for k in entry.references for o in self.objects_of(k)]
+            tasks += [TaskSpec(skill, t, r) for t, r in product(targets, refs) if t != r]
+        return tasks
+
+    @cached_property
+    def _held_out_set(self) -> frozenset[TaskSpec]:
+        return frozenset(self.held_out)
+
+    @cached_property
+    def _grid_set(self) -> frozenset[TaskSpec]:
+        return frozenset(self.grid)
+
+    def tasks(self, split: str = "train") -> list[TaskSpec]:
+        if split not in SPLITS:
+            raise UnknownTaskError(f"unknown split {split!r}; " + _choices("splits", SPLITS))
+        if split == "all":
+            return list(self.grid)
+        return [t for t in self.grid if (t in self._held_out_set) == (split == "held_out")]
+
+    def split_of(self, task: TaskSpec) -> str:
+        return "held_out" if task in self._held_out_set else "train"
+
+    # ------------------------------------------------------------------ language
+    def object_phrases(self, obj: ObjectRef) -> list[str]:
+        return [f"{obj.colour} {w}" for w in self.config.objects[obj.kind].words]
+
+    def instructions(self, task: TaskSpec) -> list[str]:
+        """Every phrasing of a task: each template with each synonym of its objects."""
+        entry = self.config.skills[task.skill]
+        refs = self.object_phrases(task.reference) if task.reference else [""]
+        return [
+            t.format(target=a, reference=b)
+            for t in entry.phrasings
+            for a in self.object_phrases(task.target)
+            for b in refs
+        ]
+
+    def instruction(self, task: TaskSpec, rng: np.random.Generator) -> str:
+        """One phrasing, drawn the same way for the same generator state."""
+        options = self.instructions(task)
+        return options[int(rng.integers(len(options)))]
+
+    @cached_property
+    def _by_text(self) -> dict[str, TaskSpec]:
+        table: dict[str, TaskSpec] = {}
+        for task in self.grid:
+            for text in self.instructions(task):
+                key = normalize(text)
+                if table.setdefault(key, task) != task:
+                    raise UnknownTaskError(f"phrasing {text!r} is ambiguous: {table[key]} and {task}")
+        return table
+
+    # ------------------------------------------------------------------ parsing
+    def resolve(self, task: str | TaskSpec) -> TaskSpec:
+        """A TaskSpec from a spec, a task id (put_in/red_block/green_bowl) or a known instruction."""
+        if isinstance(task, TaskSpec):
+            spec = task
+        elif "/" in task:
+            spec = self._parse_id(task)
+        else:
+            spec = self._by_text.get(normalize(task))
+            if spec is None:
+                raise UnknownTaskError(
+                    f"unknown task {task!r}: give a task id such as {self.grid[0].id!r} or a phrasing like "
+                    f"{self.instructions(self.grid[0])[0]!r}; {_choices('skills', self.config.skills)}; "
+                    f"{_choices('colours', self.config.colours)}; {_choices('objects', self.config.objects)}"
+                )
+        if spec not in self._grid_set:
+            raise UnknownTaskError(f"task {spec.id!r} is not in the suite's grid: {self._why_not(spec)}")
+        return spec
+
+    def _parse_id(self, text: str) -> TaskSpec:
+        skill, *objects = text.strip().split("/")
+        if skill not in self.config.skills:
+            raise UnknownTaskError(f"unknown skill {skill!r}; " + _choices("skills", self.config.skills))
+        refs = []
+        for name in objects:
+            ref = ObjectRef.parse(name)
+            if ref.colour not in self.config.colours:
+                raise UnknownTaskError(
+                    f"unknown colour {ref.colour!r} in {text!r}; " + _choices("colours", self.config.colours)
+                )
+            if ref.kind not in self.config.objects:
+                raise UnknownTaskError(
+                    f"unknown object {ref.kind!r} in {text!r}; " + _choices("objects", self.config.objects)
+                )
+            refs.append(ref)
+        wants = 2 if self.config.skills[skill].references else 1
+        if len(refs) != wants:
+            example = next(t.id for t in self.grid if t.skill == skill)
+            raise UnknownTaskError(
+                f"skill {skill!r} takes {wants} object(s), got {len(refs)} in {text!r}; e.g. {example!r}"
+            )
+        return TaskSpec(skill, refs[0], refs[1] if wants == 2 else None)
+
+    def _why_not(self, spec: TaskSpec) -> str:
+        entry = self.config.skills[spec.skill]
+        for role, obj, kinds in [
+            ("target", spec.target, entry.targets),
+            ("reference", spec.reference, entry.references),
+        ]:
+            if obj is None:
+                continue
+            if obj.kind not in kinds:
+                return f"{spec.skill} takes a {role} of kind {' or '.join(kinds)}, not {obj.kind}"
+            if obj.colour not in self.config.objects[obj.kind].colours:
+                return f"the suite has no {obj.colour} {obj.kind}; " + _choices(
+                    f"{obj.kind} colours", self.config.objects[obj.kind].colours
+                )
+        return "target and reference must differ"
+
+    # ------------------------------------------------------------------ split checks
+    def split_violations(self) -> list[str]:
+        """Held-out tasks whose skill, objects or words never appear in a train task (BC-Z's rule)."""
+        train = self.tasks("train")
+        seen_objects = {o for t in train for o in t.objects}
+        seen_skills = {t.skill for t in train}
+        seen_words = {w for t in train for text in self.instructions(t) for w in normalize(text).split()}
+        problems = []
+        for task in self.held_out:
+            if task.skill not in seen_skills:
+                problems.append(f"{task}: skill {task.skill} is only held out")
+            problems += [
+                f"{task}: object {o.name} never appears in train"
+                for o in task.objects
+                if o not in seen_objects
+            ]
+            words = {w for text in self.instructions(task) for w in normalize(text).split()}
+            if words - seen_words:
+                problems.append(f"{task}: words {sorted(words - seen_words)} never appear in train")
+        return problems
