@@ -82,21 +82,20 @@ def run(cfg: DemoConfig) -> list[dict]:
                     "split": info["split"],
                     "success": info["success"],
                     "steps": env.steps,
-                    "video": str(video) if video else "-",
+                    "video": str(video) if video else None,
                 }
             )
     finally:
         env.close()
     table = Table(title="bcz demo")
-    for col in ("seed", "task", "instruction", "split", "success", "steps", "video"):
+    columns = ("seed", "task", "instruction", "split", "success", "steps")
+    for col in columns:
         table.add_column(col)
     for r in results:
-        table.add_row(
-            *[str(r[c]) for c in ("seed", "task", "instruction", "split", "success", "steps", "video")]
-        )
+        table.add_row(*[str(r[c]) for c in columns])
     console.print(table)
     for r in results:
-        if r["video"] != "-":
+        if r["video"]:
             console.print(f"video written to {r['video']}", soft_wrap=True)
     return results
 

@@ -102,11 +102,6 @@ def rise(gripper: float) -> WaypointFn:
     return target
 
 
-def stay(gripper: float) -> WaypointFn:
-    """Hold the current pose while the fingers move."""
-    return lambda s: Waypoint(s.ee_position, s.ee_yaw, gripper)
-
-
 def grasp(target: str) -> list[Phase]:
     """Travel above the object, descend, close the fingers, lift; retry if the grasp did not hold."""
 
@@ -121,10 +116,13 @@ def grasp(target: str) -> list[Phase]:
     def descend(s: SceneState) -> Waypoint:
         return Waypoint(grasp_point(s[target]), yaw(s), 0.0, tolerance=0.006)
 
+    def close(s: SceneState) -> Waypoint:  # keep correcting towards the grasp point while closing
+        return Waypoint(grasp_point(s[target]), yaw(s), 1.0)
+
     return [
         Phase("above", above),
         Phase("descend", descend),
-        Phase("close", stay(1.0), hold=4),
+        Phase("close", close, hold=4),
         Phase("lift", rise(1.0), check=lambda s: held(s[target], s), retry_from="above"),
     ]
 
@@ -141,9 +139,12 @@ def place(
     def lower(s: SceneState) -> Waypoint:
         return Waypoint(np.asarray(goal(s)), yaw(s), 1.0, tolerance=0.008)
 
+    def release(s: SceneState) -> Waypoint:  # hold the goal, not wherever a perturbation left us
+        return Waypoint(np.asarray(goal(s)), yaw(s), 0.0)
+
     return [
         Phase("carry", carry, check=lambda s: held(s[target], s), retry_from="above"),
         Phase("lower", lower),
-        Phase("release", stay(0.0), hold=3),
+        Phase("release", release, hold=3),
         Phase("retreat", rise(0.0)),
     ]
