@@ -7,9 +7,17 @@ from hydra.core.config_store import ConfigStore
 
 
 def register() -> None:
+    from data_collection.check import DatasetToolConfig
+    from data_collection.collect import CollectConfig
+    from data_collection.relabel import RelabelConfig
+    from data_collection.teleop.session import TeleopConfig
     from sim.demo import DemoConfig
     from sim.tasks_cli import TasksConfig
 
     cs = ConfigStore.instance()
     cs.store(name="demo_schema", node=DemoConfig)
     cs.store(name="tasks_schema", node=TasksConfig)
+    cs.store(name="collect_schema", node=CollectConfig)
+    cs.store(name="dataset_schema", node=DatasetToolConfig)
+    cs.store(name="teleop_schema", node=TeleopConfig)
+    cs.store(name="relabel_schema", node=RelabelConfig)

@@ -1,8 +1,10 @@
 """`bcz <verb> [hydra overrides]`: the one entry point for every user-facing job.
 
 Each verb is a function taking its composed config, with conf/<verb>.yaml as the primary config
-(schemas in conf/schemas.py). Errors caused by the user's input (unknown task, bad value) are
-printed as one line; set BCZ_DEBUG=1 to see the traceback instead.
+(schemas in conf/schemas.py). Besides Hydra's `key=value` overrides, a verb may take positional
+arguments (`bcz dataset check PATH`) and `--flag` switches (`--resume` is `resume=true`).
+Errors caused by the user's input or environment are printed as one line; BCZ_DEBUG=1 shows the
+traceback instead.
 """
 
 from __future__ import annotations
@@ -11,27 +13,114 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 
-VERBS: dict[str, tuple[str, str]] = {
-    "demo": ("sim.demo:main", "a scripted expert performs a task from the suite; writes an mp4"),
-    "tasks": ("sim.tasks_cli:main", "list the task grid and the train / held-out split"),
+
+@dataclass(frozen=True)
+class Verb:
+    target: str  # module:function
+    doc: str
+    positional: tuple[str, ...] = ()  # config keys filled by positional arguments, in order
+
+
+VERBS: dict[str, Verb] = {
+    "demo": Verb("sim.demo:main", "a scripted expert performs a task from the suite; writes an mp4"),
+    "tasks": Verb("sim.tasks_cli:main", "list the task grid and the train / held-out split"),
+    "collect": Verb("data_collection.collect:main", "expert demonstrations on Ray workers into a dataset"),
+    "teleop": Verb(
+        "data_collection.teleop.session:main", "drive the arm from the keyboard / a pad and record demos"
+    ),
+    "relabel": Verb(
+        "data_collection.relabel:main", "hindsight-relabel a dataset from its recorded sim states"
+    ),
+    "dataset": Verb(
+        "data_collection.check:main",
+        "check PATH [--repair]: validate a dataset, keep what is intact",
+        positional=("action", "path"),
+    ),
+}
+HYDRA_FLAGS = {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--cfg",
+    "-c",
+    "--resolve",
+    "--package",
+    "-p",
+    "--info",
+    "-i",
+    "--run",
+    "-r",
+    "--multirun",
+    "-m",
+    "--shell-completion",
+    "-sc",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--experimental-rerun",
 }
 
 
 def usage() -> str:
     width = max(map(len, VERBS))
-    lines = [f"  {v:<{width}}  {doc}" for v, (_, doc) in VERBS.items()]
+    lines = [f"  {name:<{width}}  {v.doc}" for name, v in VERBS.items()]
     return (
         "usage: bcz <verb> [key=value ...]   (Hydra overrides; `bcz <verb> --help` shows the config)\n\n"
         "verbs:\n" + "\n".join(lines)
     )
 
 
+def to_overrides(verb: Verb, args: list[str]) -> list[str]:
+    """Positional arguments and --flags become Hydra overrides; Hydra's own flags pass through."""
+    out, positional, i = [], list(verb.positional), 0
+    while i < len(args):
+        arg = args[i]
+        if arg in HYDRA_FLAGS:
+            out.append(arg)
+            if arg in {
+                "--cfg",
+                "-c",
+                "--package",
+                "-p",
+                "--info",
+                "-i",
+                "--config-path",
+                "-cp",
+                "--config-name",
+                "-cn",
+                "--config-dir",
+                "-cd",
+                "--shell-completion",
+                "-sc",
+            } and i + 1 < len(args):
+                out.append(args[i + 1])
+                i += 1
+        elif arg.startswith("--") and "=" not in arg:
+            out.append(f"{arg[2:].replace('-', '_')}=true")
+        elif "=" in arg or arg.startswith("-"):
+            out.append(arg)
+        elif positional:
+            out.append(f"{positional.pop(0)}={arg}")
+        else:
+            raise ValueError(
+                f"unexpected argument {arg!r}; this verb takes key=value overrides"
+                + (f" and positional {', '.join(verb.positional)}" if verb.positional else "")
+            )
+        i += 1
+    return out
+
+
 def _guarded(fn: Callable) -> Callable:
     def run(cfg) -> None:
         try:
             fn(cfg)
-        except (ValueError, FileNotFoundError, KeyError) as e:
+        except (ValueError, OSError, KeyError) as e:
             if os.environ.get("BCZ_DEBUG"):
                 raise
             msg = e.args[0] if isinstance(e, KeyError) and e.args else e
@@ -46,9 +135,15 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return
-    verb, rest = argv[0], argv[1:]
-    if verb not in VERBS:
-        print(f"error: unknown verb {verb!r}\n\n{usage()}", file=sys.stderr)
+    name, rest = argv[0], argv[1:]
+    if name not in VERBS:
+        print(f"error: unknown verb {name!r}\n\n{usage()}", file=sys.stderr)
+        sys.exit(2)
+    verb = VERBS[name]
+    try:
+        overrides = to_overrides(verb, rest)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     if not sys.stdout.isatty():
         os.environ.setdefault("COLUMNS", "140")  # rich tables stay readable in logs and pipes
@@ -57,10 +152,10 @@ def main(argv: list[str] | None = None) -> None:
     from conf.schemas import register
 
     register()
-    module, func = VERBS[verb][0].split(":")
+    module, func = verb.target.split(":")
     task = _guarded(getattr(importlib.import_module(module), func))
-    sys.argv = [f"bcz {verb}", *rest]
-    hydra.main(config_path="pkg://conf", config_name=verb, version_base="1.3")(task)()
+    sys.argv = [f"bcz {name}", *overrides]
+    hydra.main(config_path="pkg://conf", config_name=name, version_base="1.3")(task)()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,18 @@ from sim.suite import TaskSuite
 
 
 @pytest.fixture(scope="session")
+def local_ray():
+    """One private Ray instance for the whole session (starting Ray costs ~5 s)."""
+    import ray
+
+    from data_collection.cluster import RayConfig, connect
+
+    connect(RayConfig(num_cpus=2), workers=2)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
 def suite() -> TaskSuite:
     return TaskSuite.load("default")
 

@@ -64,3 +64,19 @@ def test_tasks_lists_the_split():
     out = bcz("tasks", "split=held_out")
     assert out.returncode == 0, out.stderr
     assert "held_out" in out.stdout and "total" in out.stdout
+
+
+def test_data_verbs_fail_in_one_line(tmp_path):
+    out = bcz("dataset", "check", str(tmp_path / "nowhere"))
+    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("error: no dataset at")
+    out = bcz(
+        "collect",
+        "episodes=1",
+        f"output={tmp_path / 'ds'}",
+        "ray.address=127.0.0.1:1",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert out.returncode == 2 and "error: Ray address 127.0.0.1:1 is unreachable" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "ds").exists()  # nothing half-made left behind
+    out = bcz("relabel", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2 and "usage: bcz relabel dataset=PATH" in out.stderr

@@ -1,0 +1,224 @@
+"""`bcz collect`: scripted-expert demonstrations gathered by Ray workers into a LeRobot v3 dataset.
+
+Each worker owns a simulator; it plays and encodes whole episodes, and the driver commits them as they
+arrive (one atomic commit each). Job j always means the same episode: task j of a seeded shuffle of
+the split, seed `seed + j`. So a crashed worker's episode is retried and comes out identical, and
+`--resume` knows exactly which jobs are missing: the run ends with the requested number of episodes,
+no duplicates, no gaps. Failed expert episodes are kept, flagged, for hindsight relabeling.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from data_collection import cluster
+from data_collection.dataset import DatasetWriter, write_json
+from data_collection.episode import EncodedEpisode, encode_episode
+from data_collection.layout import tabletop_features
+from data_collection.rollout import play_expert
+from data_collection.video import VideoConfig
+from sim.config import EnvConfig
+from sim.env import TabletopEnv
+from sim.suite import TaskSpec
+
+log = logging.getLogger(__name__)
+
+
+class CollectionError(RuntimeError):
+    """A job failed on every attempt; the dataset keeps what was committed and can be resumed."""
+
+
+@dataclass
+class CollectConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    output: str = "datasets/tabletop"
+    episodes: int = 100  # total wanted in the dataset (a resumed run collects only the missing ones)
+    split: str = "train"  # tasks to demonstrate: train | held_out | all
+    workers: int = 2
+    seed: int = 0  # job j plays with seed + j
+    dart: float = 0.003  # std (m) of DART noise on executed deltas; 5x that in rad on rotations
+    resume: bool = False
+    video: VideoConfig = field(default_factory=VideoConfig)
+    ray: cluster.RayConfig = field(default_factory=cluster.RayConfig)
+    attempts: int = 3  # per job, on top of Ray restarting a crashed worker and retrying its task
+
+
+def plan_task(tasks: list[TaskSpec], seed: int, job: int) -> TaskSpec:
+    """Task of job j: the split is shuffled afresh (seeded) for every pass, so tasks stay balanced."""
+    cycle, position = divmod(job, len(tasks))
+    return tasks[int(np.random.default_rng([seed, cycle]).permutation(len(tasks))[position])]
+
+
+class CollectorWorker:
+    """A Ray actor: one simulator, playing and encoding episodes on request."""
+
+    def __init__(self, env_config: EnvConfig, split: str, video: VideoConfig) -> None:
+        self.env = TabletopEnv(env_config, split=split)
+        self.video = video
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def run(self, job: int, seed: int, task: str, dart: float) -> EncodedEpisode:
+        episode = play_expert(self.env, task, seed, dart, job)
+        return encode_episode(episode, self.env.config.robot.control_hz, self.video)
+
+
+@dataclass
+class CollectResult:
+    root: Path
+    committed: list[int]  # episode indices added by this run
+    successes: dict[str, list[bool]]  # per skill
+    lengths: list[int]
+    resubmitted: int
+    seconds: float
+
+
+def collect(cfg: CollectConfig, on_commit: Callable[[int, list[int]], None] | None = None) -> CollectResult:
+    """Run the collection; `on_commit(episode_index, worker_pids)` is called after every commit."""
+    import ray
+    from ray.exceptions import RayActorError, RayTaskError
+
+    cluster.check_address(cfg.ray)  # before anything is written
+    probe = TabletopEnv(cfg.env, split=cfg.split)  # validates suite, split and config before Ray starts
+    tasks = probe.suite.tasks(cfg.split)
+    fps = cfg.env.robot.control_hz
+    features = tabletop_features(
+        probe.arm.observation_features, probe.arm.action_features["action"], cfg.video, fps
+    )
+    robot_type = probe.arm.name
+    probe.close()
+    writer = DatasetWriter(cfg.output, features, fps, robot_type, resume=cfg.resume)
+    mark_collection(writer, cfg, complete=False)  # until every job is in, the dataset says it is partial
+    done = writer.jobs()
+    todo = collections.deque((j, 1) for j in range(cfg.episodes) if j not in done)
+    result = CollectResult(Path(cfg.output), [], collections.defaultdict(list), [], 0, 0.0)
+    if not todo:
+        mark_collection(writer, cfg, complete=True)
+        return result
+    started_here = cluster.connect(cfg.ray, cfg.workers)
+    start = time.perf_counter()
+    try:
+        remote = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=2)(CollectorWorker)
+        workers = [remote.remote(cfg.env, cfg.split, cfg.video) for _ in range(cfg.workers)]
+        pids = ray.get([w.pid.remote() for w in workers])
+        inflight: dict = {}
+        with _progress(len(todo)) as progress:
+            bar = progress.add_task("collect", total=len(todo), success="-", rate="-")
+            turn = 0
+            while todo or inflight:
+                while todo and len(inflight) < 2 * len(workers):
+                    job, attempt = todo.popleft()
+                    task = plan_task(tasks, cfg.seed, job)
+                    ref = workers[turn % len(workers)].run.remote(job, cfg.seed + job, task.id, cfg.dart)
+                    inflight[ref] = (job, attempt, task)
+                    turn += 1
+                [ref], _ = ray.wait(list(inflight), num_returns=1)
+                job, attempt, task = inflight.pop(ref)
+                try:
+                    episode = ray.get(ref)
+                except (RayActorError, RayTaskError) as e:
+                    if attempt >= cfg.attempts:
+                        raise CollectionError(
+                            f"job {job} ({task.id}, seed {cfg.seed + job}) failed {attempt} times; "
+                            f"{len(result.committed)} episodes were committed to {cfg.output} "
+                            f"(resume=true continues): {e}"
+                        ) from e
+                    log.warning(
+                        "job %d failed (attempt %d of %d), resubmitting: %s", job, attempt, cfg.attempts, e
+                    )
+                    todo.appendleft((job, attempt + 1))
+                    result.resubmitted += 1
+                    continue
+                index = writer.add(episode)
+                result.committed.append(index)
+                result.successes[task.skill].append(episode.info.success)
+                result.lengths.append(len(episode))
+                ok = [s for v in result.successes.values() for s in v]
+                minutes = (time.perf_counter() - start) / 60
+                progress.update(bar, advance=1, success=f"{np.mean(ok):.0%}", rate=f"{len(ok) / minutes:.1f}")
+                if on_commit:
+                    pids = ray.get([w.pid.remote() for w in workers])
+                    on_commit(index, pids)
+        mark_collection(writer, cfg, complete=True)
+    finally:
+        result.seconds = time.perf_counter() - start
+        cluster.disconnect(started_here)
+    return result
+
+
+COLLECTION_PATH = "meta/collection.json"
+
+
+def mark_collection(writer: DatasetWriter, cfg: CollectConfig, complete: bool) -> None:
+    """meta/collection.json: what was asked for, and whether it is all there."""
+    write_json(
+        writer.root,
+        COLLECTION_PATH,
+        {
+            "requested_episodes": cfg.episodes,
+            "committed_episodes": len(writer.episodes),
+            "complete": complete,
+            "split": cfg.split,
+            "seed": cfg.seed,
+            "dart": cfg.dart,
+        },
+    )
+
+
+def _progress(total: int) -> Progress:
+    return Progress(
+        TextColumn("[bold]collect"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("success {task.fields[success]}"),
+        TextColumn("{task.fields[rate]} episodes/min"),
+        TimeRemainingColumn(),
+    )
+
+
+def summary(result: CollectResult) -> Table:
+    table = Table(title=f"bcz collect -> {result.root}")
+    for col in ("skill", "episodes", "successes", "success rate"):
+        table.add_column(col, justify="left" if col == "skill" else "right")
+    for skill, outcomes in sorted(result.successes.items()):
+        table.add_row(skill, str(len(outcomes)), str(sum(outcomes)), f"{np.mean(outcomes):.0%}")
+    total = [s for v in result.successes.values() for s in v]
+    if total:
+        table.add_row("all", str(len(total)), str(sum(total)), f"{np.mean(total):.1%}")
+    minutes = result.seconds / 60
+    table.caption = (
+        f"{len(total)} episodes, {sum(result.lengths)} frames in {result.seconds:.0f} s "
+        f"({len(total) / minutes if minutes else 0:.1f} episodes/min); "
+        f"jobs resubmitted after worker failures: {result.resubmitted}"
+    )
+    return table
+
+
+def main(cfg) -> None:
+    config: CollectConfig = OmegaConf.to_object(cfg)
+    console = Console()
+    try:
+        result = collect(config)
+    except KeyboardInterrupt:
+        console.print(
+            f"interrupted: every committed episode in {config.output} is intact; "
+            "run again with --resume to finish"
+        )
+        raise SystemExit(130) from None
+    if not result.committed:
+        console.print(f"{config.output} already holds all {config.episodes} episodes; nothing to do")
+        return
+    console.print(summary(result))

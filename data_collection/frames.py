@@ -1,0 +1,114 @@
+"""The training-side view of a dataset: every frame decoded once into memory-mapped arrays.
+
+Videos are decoded on first use into `<dataset>/.cache/frames/` (raw uint8 arrays, one per camera)
+and the numeric columns into .npy files; later runs map them in milliseconds, and a dataset that grew
+(a resumed collection) only has its new episodes decoded. Training then reads frames at memory speed
+instead of waiting on a video decoder. Normalization statistics come from meta/stats.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from rich.progress import Progress
+
+from data_collection.dataset import DatasetReader
+from data_collection.stats import Stats
+
+COLUMNS = (
+    "observation.state",
+    "action",
+    "observation.environment_state",
+    "intervention",
+    "episode_index",
+    "frame_index",
+    "task_index",
+)
+
+
+def _fingerprint(row: dict) -> str:
+    keys = ("length", "dataset_from_index", "tasks", "bcz/job", "bcz/seed", "stats/action/mean")
+    return hashlib.sha1(json.dumps([row.get(k) for k in keys], default=str).encode()).hexdigest()[:16]
+
+
+class FrameCache:
+    """All frames of a dataset as arrays: `images[key]` (N, H, W, 3) uint8 and `columns[name]` (N, ...)."""
+
+    def __init__(self, root: str | Path, cache_dir: str | Path | None = None, progress: bool = True) -> None:
+        self.reader = DatasetReader(root)
+        self.dir = Path(cache_dir) if cache_dir else self.reader.root / ".cache" / "frames"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.fingerprints = [_fingerprint(row) for row in self.reader.episodes]
+        self._update(progress)
+        n = self.reader.num_frames
+        self.images: dict[str, np.ndarray] = {}
+        for key in self.reader.video_keys:
+            h, w, c = self.reader.features[key]["shape"]
+            self.images[key] = (
+                np.memmap(self._image_file(key), np.uint8, "r", shape=(n, h, w, c))
+                if n
+                else np.zeros((0, h, w, c), np.uint8)
+            )
+        self.columns = (
+            {name: np.load(self.dir / f"{name}.npy", mmap_mode="r") for name in COLUMNS} if n else {}
+        )
+        lengths = np.array([row["length"] for row in self.reader.episodes], dtype=np.int64)
+        self.episode_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        self.episode_lengths = lengths
+
+    def __len__(self) -> int:
+        return self.reader.num_frames
+
+    @property
+    def stats(self) -> dict[str, Stats]:
+        return self.reader.stats()
+
+    def _image_file(self, key: str) -> Path:
+        return self.dir / f"{key}.u8"
+
+    def _manifest(self) -> list[str]:
+        path = self.dir / "manifest.json"
+        try:
+            return json.loads(path.read_text())["episodes"]
+        except (OSError, json.JSONDecodeError, KeyError):
+            return []
+
+    def _update(self, progress: bool) -> None:
+        """Decode the episodes not cached yet; rebuild from scratch if cached episodes changed."""
+        cached = self._manifest()
+        if cached != self.fingerprints[: len(cached)]:
+            cached = []  # the dataset was rewritten (e.g. repaired): start over
+        if len(cached) == len(self.fingerprints) and all((self.dir / f"{c}.npy").exists() for c in COLUMNS):
+            return
+        start = int(self.reader.episodes[len(cached)]["dataset_from_index"]) if cached else 0
+        for (
+            key
+        ) in self.reader.video_keys:  # drop frames past the last complete episode (an interrupted build)
+            path = self._image_file(key)
+            with open(path, "ab") as f:
+                f.truncate(start * int(np.prod(self.reader.features[key]["shape"])))
+        todo = range(len(cached), len(self.fingerprints))
+        with Progress(disable=not progress, transient=True) as bar:
+            task = bar.add_task(f"decoding {len(todo)} episodes into {self.dir}", total=len(todo))
+            for index in todo:
+                for key in self.reader.video_keys:
+                    frames = self.reader.video(index, key)
+                    with open(self._image_file(key), "ab") as f:
+                        f.write(np.ascontiguousarray(frames).tobytes())
+                        f.flush()
+                        os.fsync(f.fileno())
+                bar.advance(task)
+        columns: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
+        for index in range(len(self.fingerprints)):
+            frames = self.reader.frames(index)
+            for c in COLUMNS:
+                columns[c].append(frames[c])
+        for c in COLUMNS:
+            np.save(self.dir / f"{c}.npy", np.concatenate(columns[c]) if columns[c] else np.zeros(0))
+        tmp = self.dir / "manifest.json.tmp"
+        tmp.write_text(json.dumps({"episodes": self.fingerprints}))
+        os.replace(tmp, self.dir / "manifest.json")

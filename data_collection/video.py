@@ -1,0 +1,83 @@
+"""MP4 encoding and decoding for camera streams, with PyAV.
+
+Frames are written at a constant rate with pts = i (time base 1/fps), as LeRobot's decoders require
+(frame i at exactly i/fps). The default is H.264 in 4:4:4: at 64x64, 4:2:0 chroma subsampling (the
+usual yuv420p) halves the colour resolution of 6-pixel objects and caps fidelity at ~30 dB PSNR, while
+4:4:4 reaches ~39 dB at about the same size, and colour is what grounds "the red block".
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+class VideoError(ValueError):
+    """An mp4 that cannot be decoded, or does not hold what the dataset says it holds."""
+
+
+@dataclass
+class VideoConfig:
+    codec: str = "libx264"  # or "libsvtav1" (LeRobot's default; needs 4:2:0)
+    pix_fmt: str = "yuv444p"
+    crf: int = 18
+    gop: int = 2  # a keyframe every 2 frames: random access for training-time decoding
+    preset: str = "veryfast"  # libx264 names; for libsvtav1 use a number, e.g. "12"
+
+
+def encode_mp4(frames: np.ndarray, fps: float, config: VideoConfig) -> bytes:
+    """RGB frames (T, H, W, 3) uint8 -> mp4 bytes."""
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise VideoError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        rate = Fraction(fps).limit_denominator(1000)
+        stream = container.add_stream(config.codec, rate=rate)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = config.pix_fmt
+        stream.options = {"g": str(config.gop), "crf": str(config.crf), "preset": str(config.preset)}
+        for i, frame in enumerate(frames):
+            vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            vf.pts = i
+            vf.time_base = 1 / rate
+            for packet in stream.encode(vf):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue()
+
+
+def decode_mp4(source: str | Path | bytes) -> np.ndarray:
+    """mp4 (path or bytes) -> RGB frames (T, H, W, 3) uint8; a broken file raises VideoError naming it."""
+    name = "<bytes>" if isinstance(source, bytes) else str(source)
+    try:
+        with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source)) as container:
+            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    except (av.error.FFmpegError, OSError, ValueError, IndexError) as e:
+        raise VideoError(f"cannot decode video {name}: {e}") from e
+    if not frames:
+        raise VideoError(f"video {name} holds no frames")
+    return np.stack(frames)
+
+
+def video_feature_info(config: VideoConfig, height: int, width: int, fps: float) -> dict:
+    """The `info` block LeRobot keeps for a video feature in meta/info.json."""
+    codec = {"libx264": "h264", "libsvtav1": "av1"}.get(config.codec, config.codec)
+    return {
+        "video.height": height,
+        "video.width": width,
+        "video.codec": codec,
+        "video.pix_fmt": config.pix_fmt,
+        "video.is_depth_map": False,
+        "video.fps": int(fps),
+        "video.channels": 3,
+        "video.g": config.gop,
+        "video.crf": config.crf,
+        "video.preset": config.preset,
+        "has_audio": False,
+    }

@@ -1,0 +1,185 @@
+"""The LeRobot v3.0 dataset: round trip, crash safety, check and repair, the training-side frame cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from data_collection.check import check, repair
+from data_collection.dataset import DatasetError, DatasetReader, DatasetWriter
+from data_collection.frames import FrameCache
+from tests import dataset_helpers as h
+
+
+def write(root, seeds, **kw) -> DatasetWriter:
+    writer = DatasetWriter(root, h.features(), h.FPS, "test", **kw)
+    for s in seeds:
+        writer.add(h.encoded(s))
+    return writer
+
+
+def test_round_trip_and_lerobot_layout(tmp_path):
+    root = tmp_path / "ds"
+    write(root, [0, 1, 2])
+    r = DatasetReader(root)
+    assert (r.num_episodes, r.num_frames) == (3, 36)
+    info = json.loads((root / "meta/info.json").read_text())
+    assert (
+        info["codebase_version"] == "v3.0"
+        and info["total_frames"] == 36
+        and info["splits"] == {"train": "0:3"}
+    )
+    assert info["features"]["observation.images.front"]["dtype"] == "video"
+    assert {"timestamp", "frame_index", "episode_index", "index", "task_index"} <= set(info["features"])
+    original = h.episode(1)
+    frames = r.frames(1)
+    for key, values in original.columns.items():
+        np.testing.assert_array_equal(frames[key], values)
+    np.testing.assert_array_equal(frames["index"], np.arange(12, 24))
+    np.testing.assert_array_equal(frames["episode_index"], 1)
+    np.testing.assert_allclose(frames["timestamp"], np.arange(12) / h.FPS, atol=1e-6)
+    video = r.video(1, "observation.images.front")
+    assert video.shape == original.images["observation.images.front"].shape
+    assert np.abs(video.astype(int) - original.images["observation.images.front"]).mean() < 2.0
+    tasks = pd.read_parquet(root / "meta/tasks.parquet")
+    assert tasks.index.name == "task" and list(tasks["task_index"]) == list(range(len(tasks)))
+    assert r.tasks[frames["task_index"][0]] == original.info.instruction
+    meta = pq.read_table(root / "meta/episodes/chunk-000/file-000.parquet").to_pylist()[1]  # 100 rows a file
+    assert meta["dataset_from_index"] == 12 and meta["dataset_to_index"] == 24
+    assert meta["videos/observation.images.front/to_timestamp"] == pytest.approx(1.2)
+    assert r.info_of(1)["job"] == 1 and r.info_of(1)["source"] == "expert"
+    stats = r.stats()
+    assert stats["observation.images.front"]["mean"].shape == (3, 1, 1)
+    assert stats["action"]["count"][0] == 36
+    np.testing.assert_allclose(
+        stats["action"]["mean"],
+        np.concatenate([h.episode(s).columns["action"] for s in range(3)]).mean(0),
+        atol=1e-5,
+    )
+
+
+def test_existing_dataset_needs_resume_and_matching_features(tmp_path):
+    root = tmp_path / "ds"
+    write(root, [0])
+    with pytest.raises(DatasetError, match=r"already holds a dataset \(1 episodes\); resume it"):
+        DatasetWriter(root, h.features(), h.FPS, "test")
+    with pytest.raises(
+        DatasetError, match=r"observation\.images\.front shape \[32, 32, 3\] in the dataset vs \[48, 48, 3\]"
+    ):
+        DatasetWriter(root, h.features(size=48), h.FPS, "test", resume=True)
+    writer = write(root, [1], resume=True)
+    assert len(writer.episodes) == 2 and writer.jobs() == {0, 1}
+
+
+def test_bad_paths_name_the_problem(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        DatasetReader(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match=r"meta/info\.json is missing"):
+        DatasetReader(tmp_path / "empty")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("hi")
+    with pytest.raises(DatasetError, match="not empty and holds no dataset"):
+        DatasetWriter(tmp_path / "other", h.features(), h.FPS, "test")
+
+
+def test_killed_writer_leaves_a_loadable_dataset(tmp_path):
+    """SIGKILL a writer at random moments: every committed episode survives, nothing half-written shows."""
+    root = tmp_path / "ds"
+    rng = np.random.default_rng(0)
+    committed = 0
+    for _ in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.dataset_helpers", str(root)],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=os.path.dirname(os.path.dirname(__file__)),
+        )
+        time.sleep(1.5 + rng.uniform(0, 1.0))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate()
+        printed = [int(x) for x in out.split()]
+        reader = DatasetReader(root)  # loads, whatever the moment of the kill
+        assert reader.num_episodes >= (printed[-1] if printed else committed)
+        assert reader.num_episodes <= (printed[-1] if printed else committed) + 1  # at most the one in flight
+        for i in range(reader.num_episodes):
+            assert len(reader.frames(i)["action"]) == reader.episodes[i]["length"]
+        committed = reader.num_episodes
+    DatasetWriter(root, h.features(), h.FPS, "test", resume=True)  # a writer reopening tidies up
+    report = check(root)
+    assert report.ok, report.problems
+    assert committed > 5
+
+
+def test_check_names_broken_files_and_repair_keeps_the_rest(tmp_path):
+    root = tmp_path / "ds"
+    write(root, range(5))
+    assert check(root).ok
+    (root / "data/chunk-000/file-001.parquet").write_bytes(b"not parquet")
+    video = root / "videos/observation.images.front/chunk-000/file-003.mp4"
+    video.write_bytes(video.read_bytes()[:200])
+    report = check(root)
+    assert report.broken == {1, 3}
+    assert {p.file for p in report.problems} == {
+        "data/chunk-000/file-001.parquet",
+        "videos/observation.images.front/chunk-000/file-003.mp4",
+    }
+    aside = repair(report)
+    assert aside.exists() and check(root).ok
+    r = DatasetReader(root)
+    assert r.num_episodes == 3 and [r.info_of(i)["job"] for i in range(3)] == [0, 2, 4]
+    np.testing.assert_array_equal(r.frames(1)["action"], h.episode(2).columns["action"])
+    np.testing.assert_array_equal(r.frames(2)["index"], np.arange(24, 36))
+
+
+def test_frame_cache_decodes_once_and_extends(tmp_path):
+    root = tmp_path / "ds"
+    writer = write(root, [0, 1])
+    cache = FrameCache(root, progress=False)
+    assert len(cache) == 24 and cache.images["observation.images.front"].shape == (24, 32, 32, 3)
+    np.testing.assert_array_equal(
+        cache.images["observation.images.front"][12:],
+        DatasetReader(root).video(1, "observation.images.front"),
+    )
+    mtime = (cache.dir / "observation.images.front.u8").stat().st_mtime_ns
+    writer.add(h.encoded(7))
+    grown = FrameCache(root, progress=False)
+    assert len(grown) == 36 and list(grown.episode_starts) == [0, 12, 24]
+    np.testing.assert_array_equal(grown.columns["action"][24:], h.episode(7).columns["action"])
+    assert (cache.dir / "observation.images.front.u8").stat().st_mtime_ns != mtime
+    np.testing.assert_array_equal(
+        grown.images["observation.images.front"][:12], cache.images["observation.images.front"][:12]
+    )
+
+
+def test_corrupt_metadata_file_loses_only_its_group(tmp_path, monkeypatch):
+    import data_collection.dataset as dataset_module
+    import data_collection.layout as layout
+
+    monkeypatch.setattr(layout, "EPISODES_PER_META_FILE", 2)
+    monkeypatch.setattr(dataset_module, "EPISODES_PER_META_FILE", 2)
+    root = tmp_path / "ds"
+    write(root, range(5))
+    assert sorted(p.name for p in (root / "meta/episodes/chunk-000").iterdir()) == [
+        "file-000.parquet",
+        "file-001.parquet",
+        "file-002.parquet",
+    ]
+    (root / "meta/episodes/chunk-000/file-001.parquet").write_bytes(b"garbage")
+    report = check(root)
+    assert report.broken == {2, 3}
+    assert all(
+        p.file == "meta/episodes/chunk-000/file-001.parquet" for p in report.problems if p.episode in (2, 3)
+    )
+    repair(report)
+    r = DatasetReader(root)
+    assert [r.info_of(i)["job"] for i in range(r.num_episodes)] == [0, 1, 4]
