@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# The CPU build of torch by default (a bare `torch` requirement could pull a multi-GB CUDA build).
+# On a GPU machine: make setup TORCH="torch --index-url https://download.pytorch.org/whl/cu128"
+TORCH  ?= torch==2.13.0
 
 .PHONY: run test lint bench setup clean
 
@@ -10,11 +13,12 @@ setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-run: setup  ## the main job: for now a scripted expert performs a random task and writes an mp4
-	$(BIN)/bcz demo $(ARGS)
+run: setup  ## the main job: the simulated robot on the shipped default policy; type instructions
+	$(BIN)/bcz run web=true $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -11,6 +11,9 @@ def register() -> None:
     from data_collection.collect import CollectConfig
     from data_collection.relabel import RelabelConfig
     from data_collection.teleop.session import TeleopConfig
+    from deploy.run import RunConfig
+    from policy.evaluate import EvalConfig
+    from policy.train import TrainConfig
     from sim.demo import DemoConfig
     from sim.tasks_cli import TasksConfig
 
@@ -21,3 +24,6 @@ def register() -> None:
     cs.store(name="dataset_schema", node=DatasetToolConfig)
     cs.store(name="teleop_schema", node=TeleopConfig)
     cs.store(name="relabel_schema", node=RelabelConfig)
+    cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="eval_schema", node=EvalConfig)
+    cs.store(name="run_schema", node=RunConfig)

@@ -46,6 +46,7 @@ class CollectConfig:
     output: str = "datasets/tabletop"
     episodes: int = 100  # total wanted in the dataset (a resumed run collects only the missing ones)
     split: str = "train"  # tasks to demonstrate: train | held_out | all
+    tasks: list[str] | None = None  # instead of the split: these task ids or glob patterns ("*pink_block*")
     workers: int = 2
     seed: int = 0  # job j plays with seed + j
     dart: float = 0.003  # std (m) of DART noise on executed deltas; 5x that in rad on rotations
@@ -53,6 +54,10 @@ class CollectConfig:
     video: VideoConfig = field(default_factory=VideoConfig)
     ray: cluster.RayConfig = field(default_factory=cluster.RayConfig)
     attempts: int = 3  # per job, on top of Ray restarting a crashed worker and retrying its task
+
+
+def select_tasks(suite, cfg: CollectConfig) -> list[TaskSpec]:
+    return suite.match(cfg.tasks) if cfg.tasks else suite.tasks(cfg.split)
 
 
 def plan_task(tasks: list[TaskSpec], seed: int, job: int) -> TaskSpec:
@@ -93,7 +98,7 @@ def collect(cfg: CollectConfig, on_commit: Callable[[int, list[int]], None] | No
 
     cluster.check_address(cfg.ray)  # before anything is written
     probe = TabletopEnv(cfg.env, split=cfg.split)  # validates suite, split and config before Ray starts
-    tasks = probe.suite.tasks(cfg.split)
+    tasks = select_tasks(probe.suite, cfg)
     fps = cfg.env.robot.control_hz
     features = tabletop_features(
         probe.arm.observation_features, probe.arm.action_features["action"], cfg.video, fps

@@ -24,6 +24,9 @@ class Verb:
 
 
 VERBS: dict[str, Verb] = {
+    "run": Verb(
+        "deploy.run:main", "the robot on a policy: type instructions (terminal, or web=true for a page)"
+    ),
     "demo": Verb("sim.demo:main", "a scripted expert performs a task from the suite; writes an mp4"),
     "tasks": Verb("sim.tasks_cli:main", "list the task grid and the train / held-out split"),
     "collect": Verb("data_collection.collect:main", "expert demonstrations on Ray workers into a dataset"),
@@ -33,6 +36,11 @@ VERBS: dict[str, Verb] = {
     "relabel": Verb(
         "data_collection.relabel:main", "hindsight-relabel a dataset from its recorded sim states"
     ),
+    "train": Verb("policy.train:main", "behavior cloning of a language-conditioned policy (GPU if present)"),
+    "finetune": Verb(
+        "policy.train:finetune", "continue training a checkpoint on new tasks, optionally mixing old data"
+    ),
+    "eval": Verb("policy.evaluate:main", "success per task of a checkpoint in the simulator, on Ray"),
     "dataset": Verb(
         "data_collection.check:main",
         "check PATH [--repair]: validate a dataset, keep what is intact",

@@ -1,17 +1,21 @@
-"""Action limits applied before anything reaches the physics or a motor.
+"""Safety: action limits applied before anything reaches the physics or a motor, and the safety
+layer (`SafeRobot`) every deploy-time action source goes through.
 
 Non-finite or malformed actions are refused (never clipped into something plausible); finite actions
-beyond the per-step limits are clipped, and the target pose is kept inside the workspace box.
+beyond the per-step or speed limits are clipped, and the target pose is kept inside the workspace box.
+An emergency stop and a watchdog hold the arm where it is.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from robot.robot import EE_ACTION_NAMES
+from robot.robot import EE_ACTION_NAMES, Robot
 
 log = logging.getLogger(__name__)
 
@@ -72,3 +76,138 @@ class ClipReporter:
                 np.round(original, 4).tolist(),
                 np.round(clipped, 4).tolist(),
             )
+
+
+@dataclass
+class SafetyConfig:
+    """What stands between any action source (policy, teleop, web page) and a robot."""
+
+    limits: ActionLimits = field(default_factory=ActionLimits)  # per-step deltas and the workspace box
+    max_speed: float = 0.35  # m/s of the end effector (the scripted experts move at up to 0.30)
+    max_angular_speed: float = 1.5  # rad/s
+    watchdog_timeout: float = 0.5  # s without a fresh action -> hold position
+
+
+class SafeRobot(Robot):
+    """Wraps a robot: refuses non-finite actions, clips to per-step and velocity limits, keeps the target
+    inside the workspace box, holds position on an emergency stop and when actions stop arriving.
+
+    Thread-safe: the control loop, the watchdog and a UI may all call it.
+    """
+
+    def __init__(self, robot, config: SafetyConfig, control_hz: float) -> None:
+        self.robot = robot
+        self.config = config
+        self.control_hz = control_hz
+        self.estopped = False
+        self.watchdog_trips = 0
+        self.clips = ClipReporter(f"safety({robot.name})")
+        self._lock = threading.RLock()
+        self._last_command = time.monotonic()
+        self._ee: np.ndarray | None = None
+        self._gripper = 0.0
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ pass-through
+    @property
+    def name(self) -> str:
+        return self.robot.name
+
+    @property
+    def observation_features(self):
+        return self.robot.observation_features
+
+    @property
+    def action_features(self):
+        return self.robot.action_features
+
+    @property
+    def is_connected(self) -> bool:
+        return self.robot.is_connected
+
+    def connect(self) -> None:
+        with self._lock:
+            if not self.robot.is_connected:
+                self.robot.connect()
+            self._last_command = time.monotonic()
+        self._stop.clear()
+        self._watchdog = threading.Thread(target=self._watch, name="safety-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def disconnect(self) -> None:
+        self._stop.set()
+        if self._watchdog is not None:
+            self._watchdog.join(timeout=2)
+        with self._lock:
+            if self.robot.is_connected:
+                self.robot.disconnect()
+
+    def get_observation(self) -> dict[str, np.ndarray]:
+        with self._lock:
+            obs = self.robot.get_observation()
+        self._ee = np.asarray(obs["state"][:3], dtype=np.float64)
+        return obs
+
+    # ------------------------------------------------------------------ the checks
+    def check(self, action: np.ndarray) -> np.ndarray:
+        """The action that may be executed: validated, clipped per step, by speed, and to the workspace."""
+        cfg = self.config
+        applied, clipped = cfg.limits.clip(action)  # raises UnsafeActionError on NaN / inf / bad shape
+        step = 1.0 / self.control_hz
+        for sl, cap in ((slice(0, 3), cfg.max_speed * step), (slice(3, 6), cfg.max_angular_speed * step)):
+            norm = float(np.linalg.norm(applied[sl]))
+            if norm > cap:
+                applied[sl] *= cap / norm
+                clipped = True
+        if self._ee is not None:
+            target = cfg.limits.clamp_position(self._ee + applied[:3])
+            if not np.allclose(target, self._ee + applied[:3]):
+                applied[:3] = target - self._ee
+                clipped = True
+        if clipped:
+            self.clips.report(np.asarray(action), applied)
+        return applied.astype(np.float32)
+
+    def send_action(self, action: np.ndarray) -> np.ndarray:
+        with self._lock:
+            if self.estopped:
+                return self._hold()
+            applied = self.check(action)
+            self._last_command = time.monotonic()
+            self._gripper = float(applied[6])
+            return self.robot.send_action(applied)
+
+    def hold_action(self) -> np.ndarray:
+        return np.array([0, 0, 0, 0, 0, 0, self._gripper], dtype=np.float32)
+
+    def _hold(self) -> np.ndarray:
+        return self.robot.send_action(self.hold_action())
+
+    def estop(self) -> None:
+        """Emergency stop: hold position now and ignore every action until `release()`."""
+        with self._lock:
+            self.estopped = True
+            self._hold()
+        log.warning("%s: EMERGENCY STOP engaged", self.name)
+
+    def release(self) -> None:
+        with self._lock:
+            self.estopped = False
+            self._last_command = time.monotonic()
+
+    # ------------------------------------------------------------------ watchdog
+    def _watch(self) -> None:
+        period = self.config.watchdog_timeout / 2
+        while not self._stop.wait(period):
+            with self._lock:
+                stale = time.monotonic() - self._last_command > self.config.watchdog_timeout
+                if stale and self.robot.is_connected:
+                    if self.watchdog_trips == 0:
+                        log.warning(
+                            "%s: no action for %.2f s, holding position",
+                            self.name,
+                            self.config.watchdog_timeout,
+                        )
+                    self.watchdog_trips += 1
+                    self._hold()

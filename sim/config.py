@@ -40,7 +40,7 @@ class EnvConfig:
     robot: PandaConfig = field(default_factory=PandaConfig)
     scene: SceneConfig = field(default_factory=SceneConfig)
     randomize: RandomizationConfig = field(default_factory=RandomizationConfig)
-    suite: str = "default"  # conf/suite/<name>.yaml
+    suite: str = "default"  # conf/suites/<name>.yaml
     max_steps: int = 120  # control steps before truncation (12 s at 10 Hz)
     terminate_on_success: bool = True
     render_width: int = 320  # render() view for videos and the GUI-less demo

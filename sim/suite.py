@@ -2,11 +2,12 @@
 
 A task is structured (`TaskSpec`: skill, target, optional reference); its instruction is free text,
 sampled from the skill's phrasings with object synonyms. The env scores by the spec, never the text.
-The grid and the BC-Z-style split (train vs held-out combinations) live in `conf/suite/*.yaml`.
+The grid and the BC-Z-style split (train vs held-out combinations) live in `conf/suites/*.yaml`.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -81,8 +82,9 @@ class SkillEntry:
 
 @dataclass
 class SuiteConfig:
-    """Schema of conf/suite/*.yaml."""
+    """Schema of conf/suites/*.yaml."""
 
+    extends: str | None = None  # another suite this one adds to (its mappings merge, lists replace)
     colours: dict[str, list[float]] = field(default_factory=dict)
     objects: dict[str, KindEntry] = field(default_factory=dict)
     skills: dict[str, SkillEntry] = field(default_factory=dict)
@@ -90,6 +92,27 @@ class SuiteConfig:
 
 
 SPLITS = ("train", "held_out", "all")
+
+
+def _read_suite(name: str, seen: tuple[str, ...] = ()) -> object:
+    path = resources.files("conf") / "suites" / f"{name}.yaml"
+    if not path.is_file():
+        valid = [
+            f.name.removesuffix(".yaml")
+            for f in (resources.files("conf") / "suites").iterdir()
+            if f.name.endswith(".yaml")
+        ]
+        raise UnknownTaskError(f"no suite named {name!r}; " + _choices("suites", valid))
+    cfg = OmegaConf.load(str(path))
+    base = cfg.get("extends")
+    if base:
+        if base in seen:
+            raise UnknownTaskError(
+                f"suite {name!r} extends itself through {' -> '.join((*seen, name, base))}"
+            )
+        cfg = OmegaConf.merge(_read_suite(base, (*seen, name)), cfg)
+        cfg.extends = None
+    return cfg
 
 
 def normalize(text: str) -> str:
@@ -133,16 +156,18 @@ class TaskSuite:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, name: str = "default") -> TaskSuite:
-        """Load conf/suite/<name>.yaml (without Hydra), validated against `SuiteConfig`."""
-        path = resources.files("conf") / "suite" / f"{name}.yaml"
-        if not path.is_file():
-            valid = [
-                f.name.removesuffix(".yaml")
-                for f in (resources.files("conf") / "suite").iterdir()
-                if f.name.endswith(".yaml")
-            ]
-            raise UnknownTaskError(f"no suite named {name!r}; " + _choices("suites", valid))
-        return cls.from_config(OmegaConf.load(str(path)))
+        """Load conf/suites/<name>.yaml (without Hydra), validated against `SuiteConfig`."""
+        return cls.from_config(_read_suite(name))
+
+    def match(self, patterns: list[str]) -> list[TaskSpec]:
+        """Tasks whose ids match any glob pattern ("*pink_block*"); an unmatched pattern is an error."""
+        chosen = [t for t in self.grid if any(fnmatch.fnmatchcase(t.id, p) for p in patterns)]
+        unmatched = [p for p in patterns if not any(fnmatch.fnmatchcase(t.id, p) for t in self.grid)]
+        if unmatched:
+            raise UnknownTaskError(
+                f"tasks {unmatched} match nothing in this suite; see `bcz tasks` for the ids"
+            )
+        return chosen
 
     @classmethod
     def from_config(cls, cfg: object) -> TaskSuite:

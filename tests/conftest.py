@@ -60,3 +60,58 @@ def place(env: TabletopEnv, name: str, xyz, euler=(0.0, 0.0, 0.0)) -> None:
 
 def xy_of(env: TabletopEnv, name: str) -> np.ndarray:
     return env.scene_state()[name].xy
+
+
+TINY_VIT = {
+    "policy.vit.width": 32,
+    "policy.vit.depth": 1,
+    "policy.vit.heads": 2,
+    "policy.vit.stem_channels": [8, 16],
+    "policy.vit.token_grid": 2,
+    "policy.vit.keypoint_layer": 1,
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory, suite):
+    """Six expert episodes at 32x32: enough to exercise training, evaluation and deployment."""
+    from data_collection.dataset import DatasetWriter
+    from data_collection.episode import encode_episode
+    from data_collection.layout import tabletop_features
+    from data_collection.rollout import play_expert
+    from data_collection.video import VideoConfig
+
+    root = tmp_path_factory.mktemp("data") / "ds"
+    config = EnvConfig()
+    for cam in config.robot.cameras.values():
+        cam.width = cam.height = 32
+    env = TabletopEnv(config, suite=suite)
+    features = tabletop_features(
+        env.arm.observation_features, env.arm.action_features["action"], VideoConfig(), 10
+    )
+    writer = DatasetWriter(root, features, 10, env.arm.name)
+    for seed, task in enumerate(["pick_up/red_block", "knock_over/red_bottle", "pick_up/blue_block"] * 2):
+        writer.add(encode_episode(play_expert(env, task, seed), 10, VideoConfig()))
+    env.close()
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> str:
+    """A tiny policy trained for 30 steps on the tiny dataset (behaviour is not the point; plumbing is)."""
+    from policy.rollouts import RolloutConfig
+    from policy.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        dataset=str(tiny_dataset),
+        max_minutes=None,
+        max_steps=30,
+        batch_size=16,
+        warmup_steps=5,
+        val_every=1000,
+        rollouts=RolloutConfig(every_minutes=0),
+    )
+    cfg.policy.vit.width, cfg.policy.vit.depth, cfg.policy.vit.heads = 32, 1, 2
+    cfg.policy.vit.stem_channels, cfg.policy.vit.token_grid, cfg.policy.vit.keypoint_layer = [8, 16], 2, 1
+    out = tmp_path_factory.mktemp("tiny_run")
+    return train(cfg, out)["checkpoint"]

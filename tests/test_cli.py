@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -80,3 +81,62 @@ def test_data_verbs_fail_in_one_line(tmp_path):
     assert "Traceback" not in out.stderr and not (tmp_path / "ds").exists()  # nothing half-made left behind
     out = bcz("relabel", f"hydra.run.dir={tmp_path}")
     assert out.returncode == 2 and "usage: bcz relabel dataset=PATH" in out.stderr
+
+
+def test_train_eval_and_run_from_the_command_line(tiny_dataset, tiny_checkpoint, tmp_path):
+    from tests.conftest import TINY_VIT
+
+    tiny = [f"{k}={v}".replace(" ", "") for k, v in TINY_VIT.items()]
+    out = bcz(
+        "train",
+        f"dataset={tiny_dataset}",
+        "max_minutes=null",
+        "max_steps=12",
+        "batch_size=8",
+        "rollouts.every_minutes=0",
+        f"output_dir={tmp_path / 'run'}",
+        f"hydra.run.dir={tmp_path}",
+        *tiny,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "run" / "checkpoints" / "final" / "model.safetensors").is_file()
+    assert "training done" in out.stdout
+
+    out = bcz(
+        "eval",
+        f"checkpoint={tiny_checkpoint}",
+        "tasks=[pick_up/*_block]",
+        "episodes_per_task=1",
+        "workers=1",
+        "videos=1",
+        "env.max_steps=8",
+        f"output_dir={tmp_path / 'eval'}",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert result["episodes"] == 6 and "train" in result["success"] and len(result["videos"]) == 1
+
+    out = bcz(
+        "run",
+        f"checkpoint={tiny_checkpoint}",
+        "instruction=pick up the red block",
+        "duration=2",
+        "sim.seed=0",
+        f"hydra.run.dir={tmp_path}",
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "live figures" in out.stdout and "rate_hz" in out.stdout
+
+
+def test_run_and_finetune_refuse_clearly(tiny_checkpoint, tmp_path):
+    out = bcz(
+        "run", f"checkpoint={tiny_checkpoint}", f"hydra.run.dir={tmp_path}"
+    )  # no terminal, no instruction
+    assert out.returncode == 2 and "stdin is not one" in out.stderr
+    out = bcz("finetune", "dataset=x", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2 and "init_from=PATH" in out.stderr
+    out = bcz("eval", "checkpoint=/no/such/checkpoint", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2 and "is not a policy checkpoint" in out.stderr
+    out = bcz("run", "web=true", "host=0.0.0.0", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2 and "web_token" in out.stderr

@@ -45,6 +45,7 @@ class PandaArm(Robot):
         self.cameras = {name: PyBulletCamera(cfg, client) for name, cfg in config.cameras.items()}
         self.clips = ClipReporter(self.name)
         self._home_joints: list[float] | None = None
+        self._joint_targets: list[float] | None = None
 
     # ------------------------------------------------------------------ features
     @property
@@ -163,6 +164,12 @@ class PandaArm(Robot):
         applied, clipped = limits.clip(action)
         if clipped:
             self.clips.report(np.asarray(action), applied)
+        width = self.config.gripper_max_width * (1.0 - float(applied[6]))
+        if not np.any(applied[:6]) and self._joint_targets is not None:
+            # Zero motion holds the last commanded target: re-aiming at the measured pose would let the
+            # arm creep down by its own gravity sag, step after step.
+            self._command_joints(self._joint_targets, width)
+            return applied
         pos, orn = self.ee_pose()
         target_pos = limits.clamp_position(pos + applied[:3])
         rotvec = applied[3:6].astype(np.float64)
@@ -172,7 +179,6 @@ class PandaArm(Robot):
             delta = p.getQuaternionFromAxisAngle(rotvec / angle, angle)
             _, target_orn = p.multiplyTransforms([0, 0, 0], delta, [0, 0, 0], orn)
         joints = self._ik(target_pos, np.asarray(target_orn), rest=self._home_joints)
-        width = self.config.gripper_max_width * (1.0 - float(applied[6]))
         self._command_joints(joints[:7], width)
         return applied
 
@@ -193,6 +199,7 @@ class PandaArm(Robot):
         )
 
     def _command_joints(self, joints: list[float], gripper_width: float) -> None:
+        self._joint_targets = list(joints)
         cid = self.client
         p.setJointMotorControlArray(
             self.body,

@@ -1,0 +1,205 @@
+"""`bcz run`: start a robot on a policy and type instructions to it (terminal, or a web page).
+
+    bcz run                                  the simulated arm, the shipped default policy, a prompt
+    bcz run web=true                         the same with the web page on http://127.0.0.1:8000
+    bcz run robot=xarm xarm.ip=192.168.1.200 checkpoint=PATH    a UFACTORY xArm through its SDK
+At the prompt: any text is a new instruction (it takes effect at once, mid-motion); `reset` lays out
+a new scene, `stop` holds, `estop` / `release` engage and release the emergency stop, `status` shows
+the live figures, `help`, `quit`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from deploy.loop import ControlLoop, LoopConfig
+from deploy.session import RobotSession
+from policy.policy import Policy
+from policy.rollouts import env_config_for
+from robot.safety import SafeRobot, SafetyConfig
+from robot.xarm import XArmConfig
+from sim.robot import SimRobot, SimRobotConfig
+
+log = logging.getLogger(__name__)
+ROBOTS = ("sim", "xarm")
+HELP = (
+    "type an instruction (it takes effect at once) | reset: new scene | stop: hold | estop / release | "
+    "status | help | quit"
+)
+
+
+@dataclass
+class RunConfig:
+    robot: str = "sim"  # sim | xarm
+    sim: SimRobotConfig = field(default_factory=SimRobotConfig)
+    xarm: XArmConfig = field(default_factory=XArmConfig)
+    checkpoint: str = "default"  # "default": the policy shipped with the project; else a checkpoint directory
+    instruction: str | None = None  # start with this instruction
+    loop: LoopConfig = field(default_factory=LoopConfig)
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    web: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_token: str | None = None  # required to listen on any address but loopback
+    view_hz: float = 3.0  # frames per second sent to the page (0: none)
+    record: str | None = None  # dataset to record episodes into (operator takeovers flagged)
+    duration: float | None = None  # seconds, then stop (default: until quit)
+
+
+def checkpoint_path(name: str) -> Path:
+    """The shipped default policy, or a checkpoint directory."""
+    if name == "default":
+        return Path(str(resources.files("policy").joinpath("pretrained", "default")))
+    return Path(name)
+
+
+def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
+    if cfg.robot not in ROBOTS:
+        raise ValueError(f"robot={cfg.robot!r}; valid: {', '.join(ROBOTS)}")
+    policy = Policy.from_pretrained(checkpoint_path(cfg.checkpoint))
+    if cfg.robot == "sim":
+        cfg.sim.env = env_config_for(policy, cfg.sim.env)  # cameras as the policy saw them
+        cfg.sim.env.robot.control_hz = cfg.loop.control_hz
+        robot = SimRobot(cfg.sim)
+    else:
+        from robot.xarm import XArmRobot
+
+        robot = XArmRobot(cfg.xarm)
+    safe = SafeRobot(robot, cfg.safety, cfg.loop.control_hz)
+    safe.connect()
+    features = {
+        f"observation.images.{k}": {"shape": list(f.shape)}
+        for k, f in safe.observation_features.items()
+        if k != "state"
+    }
+    features["observation.state"] = {"names": list(safe.observation_features["state"].names)}
+    features["action"] = {"names": list(safe.action_features["action"].names)}
+    policy.check_features(features, "robot")
+    policy.encoder.encode(["warm up"])  # load the encoder now, not at the first instruction
+    loop = ControlLoop(safe, policy, cfg.loop)
+    return RobotSession(safe, loop, view_hz=cfg.view_hz if cfg.web else 0, record=cfg.record), policy
+
+
+def figures_table(session: RobotSession) -> Table:
+    table = Table(title="live figures")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    status = session.status()
+    for k, v in status["figures"].items():
+        table.add_row(k, f"{v:.2f}" if isinstance(v, float) else str(v))
+    table.add_row("state", status["state"])
+    table.add_row("instruction", str(status["instruction"]))
+    table.add_row("success", str(status["success"]))
+    return table
+
+
+def prompt(session: RobotSession, console: Console, stop: threading.Event) -> None:
+    """The terminal: a line is a command or an instruction."""
+    console.print(HELP)
+    if session.sim is not None:
+        console.print("on the table: " + ", ".join(session.sim.objects))
+    shown = 0
+    while not stop.is_set():
+        try:
+            line = input("bcz> ").strip()
+        except EOFError:
+            break
+        for event in session.events[shown:]:
+            console.print(f"  {event}")
+        shown = len(session.events)
+        if not line:
+            continue
+        word = line.lower()
+        if word in ("quit", "exit", "q"):
+            break
+        if word == "help":
+            console.print(HELP)
+        elif word == "reset":
+            session.reset()
+            time.sleep(0.3)
+            if session.sim is not None:
+                console.print("on the table: " + ", ".join(session.sim.objects))
+        elif word == "stop":
+            session.stop()
+        elif word == "estop":
+            session.estop()
+        elif word == "release":
+            session.release()
+        elif word == "status":
+            console.print(figures_table(session))
+        else:
+            session.instruct(line)
+
+
+def serve(session: RobotSession, cfg: RunConfig, stop: threading.Event) -> threading.Thread:
+    import uvicorn
+
+    from deploy.web.app import check_binding, make_app
+
+    check_binding(cfg.host, cfg.web_token)
+    app = make_app(session, cfg.web_token)
+    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    thread.start()
+    stop.server = server  # type: ignore[attr-defined]
+    return thread
+
+
+def run(cfg: RunConfig, console: Console | None = None) -> RobotSession:
+    console = console or Console()
+    if cfg.web:
+        from deploy.web.app import check_binding
+
+        check_binding(cfg.host, cfg.web_token)  # before anything starts
+    session, policy = build(cfg)
+    stop = threading.Event()
+    session.loop.start()
+    try:
+        if cfg.instruction:
+            session.instruct(cfg.instruction)
+        if cfg.web:
+            serve(session, cfg, stop)
+            query = f"?token={cfg.web_token}" if cfg.web_token else ""
+            console.print(f"web page: http://{cfg.host}:{cfg.port}/{query}")
+        console.print(
+            f"policy {checkpoint_path(cfg.checkpoint)} ({policy.config.arch}) driving {session.robot.name} "
+            f"at {cfg.loop.control_hz:g} Hz"
+        )
+        if cfg.duration is not None:
+            time.sleep(cfg.duration)
+        elif sys.stdin.isatty():
+            prompt(session, console, stop)
+        elif cfg.web:
+            console.print("no terminal attached: serving the web page until interrupted")
+            while True:
+                time.sleep(1)
+        else:
+            raise OSError(
+                "bcz run reads instructions from a terminal, and stdin is not one: run it in a "
+                "terminal, add web=true, or pass instruction=... duration=SECONDS"
+            )
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        if hasattr(stop, "server"):
+            stop.server.should_exit = True
+        session.loop.stop()
+        session.close()
+        session.robot.disconnect()
+    console.print(figures_table(session))
+    return session
+
+
+def main(cfg) -> None:
+    run(OmegaConf.to_object(cfg))

@@ -1,0 +1,161 @@
+"""A running robot as the user interfaces see it: instructions in, status and camera frames out.
+
+The terminal prompt and the web page both talk to a `RobotSession`; it owns the control loop and the
+safety-wrapped robot, records episodes when asked (taken-over ticks flagged as interventions), and
+keeps the latest JPEG frames for the page.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+
+import cv2
+import numpy as np
+
+from data_collection.dataset import DatasetWriter
+from data_collection.episode import EpisodeInfo, EpisodeRecorder, encode_episode
+from data_collection.layout import tabletop_features
+from data_collection.video import VideoConfig
+from deploy.loop import ControlLoop
+from robot.safety import SafeRobot
+from sim.robot import SimRobot
+
+log = logging.getLogger(__name__)
+TELEOP_STEP = 0.02  # m per policy step at full deflection (page keys send -1..1)
+TELEOP_TURN = 0.1  # rad
+
+
+def jpeg(image: np.ndarray, scale: int = 1) -> str:
+    if scale > 1:
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+    ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return base64.b64encode(data.tobytes()).decode() if ok else ""
+
+
+class RobotSession:
+    def __init__(
+        self, robot: SafeRobot, loop: ControlLoop, view_hz: float = 3.0, record: str | None = None
+    ) -> None:
+        self.robot, self.loop = robot, loop
+        self.sim = robot.robot if isinstance(robot.robot, SimRobot) else None
+        self.view_every = max(1, round(loop.config.control_hz / view_hz)) if view_hz > 0 else 0
+        self.frames: dict[str, str] = {}
+        self.frame_version = 0
+        self.events: list[str] = []
+        self.success: bool | None = None
+        self._lock = threading.Lock()
+        self.writer: DatasetWriter | None = None
+        self.recorder: EpisodeRecorder | None = None
+        if record:
+            fps = loop.config.control_hz
+            features = tabletop_features(
+                robot.observation_features, robot.action_features["action"], VideoConfig(), fps
+            )
+            self.writer = DatasetWriter(record, features, fps, robot.name, resume=True)
+        loop.on_tick = self._on_tick
+
+    # ------------------------------------------------------------------ commands
+    def instruct(self, text: str) -> None:
+        self.loop.set_instruction(text)  # validates first
+        self._save_episode()
+        if self.sim is not None:
+            self.loop.request(lambda: self.sim.set_instruction(text))
+        self._start_episode(text)
+        self.event(f"instruction: {text}")
+
+    def estop(self) -> None:
+        self.robot.estop()
+        self.event("EMERGENCY STOP (release to continue)")
+
+    def release(self) -> None:
+        self.robot.release()
+        self.event("released")
+
+    def reset(self) -> None:
+        self._save_episode()
+        self.loop.clear_instruction()
+        if self.sim is not None:
+            self.loop.request(self.sim.reset)
+        self.event("new scene")
+
+    def stop(self) -> None:
+        """Stop acting (hold position) without an emergency stop."""
+        self._save_episode()
+        self.loop.clear_instruction()
+        self.event("stopped; waiting for an instruction")
+
+    def takeover(self, on: bool) -> None:
+        self.loop.set_takeover(on)
+        self.event("operator driving" if on else "policy driving")
+
+    def teleop(self, motion: list[float], gripper: float | None) -> None:
+        scale = np.array([TELEOP_STEP] * 3 + [TELEOP_TURN] * 3, dtype=np.float32) / self.loop.substeps
+        self.loop.teleop(np.clip(np.asarray(motion, dtype=np.float32), -1, 1) * scale, gripper)
+
+    def event(self, text: str) -> None:
+        with self._lock:
+            self.events.append(f"{time.strftime('%H:%M:%S')} {text}")
+            self.events = self.events[-50:]
+        log.info(text)
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> dict:
+        obs = self.loop.last_observation
+        state = "estop" if self.robot.estopped else ("running" if self.loop.instruction else "idle")
+        planner_error = self.loop.planner.error if self.loop.planner else None
+        return {
+            "type": "status",
+            "instruction": self.loop.instruction,
+            "state": state,
+            "takeover": self.loop.takeover,
+            "figures": self.loop.figures(),
+            "ee": obs["state"][:3].round(4).tolist() if obs is not None else None,
+            "gripper": round(float(obs["state"][7]), 4) if obs is not None else None,
+            "success": self.success,
+            "objects": self.sim.objects if self.sim is not None else [],
+            "watchdog_trips": self.robot.watchdog_trips,
+            "error": str(planner_error) if planner_error else None,
+            "events": self.events[-8:],
+            "recording": self.recorder is not None,
+        }
+
+    # ------------------------------------------------------------------ the loop's thread
+    def _on_tick(self, loop: ControlLoop, obs: dict, applied: np.ndarray, human: bool) -> None:
+        with self._lock:
+            if self.recorder is not None and self.sim is not None:
+                self.recorder.add(obs, applied, self.sim.env.scene_state(), intervention=human)
+        if self.sim is not None and loop.instruction:
+            done = self.sim.success()
+            if done and not self.success:
+                self.event(f"done: {loop.instruction}")
+            self.success = done
+        if self.view_every and loop.step % self.view_every == 0:
+            frames = {cam: jpeg(obs[cam], scale=4) for cam in obs if cam != "state"}
+            if self.sim is not None:
+                frames["view"] = jpeg(self.sim.frame())
+            with self._lock:
+                self.frames = frames
+                self.frame_version += 1
+
+    def _start_episode(self, text: str) -> None:
+        if self.writer is not None and self.sim is not None:
+            self.recorder = EpisodeRecorder(self.sim.objects)
+            self.recorder_instruction = text
+
+    def _save_episode(self) -> None:
+        with self._lock:
+            rec, self.recorder = self.recorder, None
+        if rec is None or self.writer is None or not len(rec):
+            return
+        spec = self.sim.spec if self.sim is not None else None
+        info = EpisodeInfo(
+            self.recorder_instruction, spec.id if spec else "", bool(self.success), "policy", rec.objects
+        )
+        index = self.writer.add(encode_episode(rec.finish(info), self.loop.config.control_hz, VideoConfig()))
+        self.event(f"recorded episode {index} to {self.writer.root}")
+
+    def close(self) -> None:
+        self._save_episode()

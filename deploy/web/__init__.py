@@ -1,0 +1,1 @@
+"""The web page of `bcz run web=true`: live cameras, instruction box, figures, teleop, e-stop."""

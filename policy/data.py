@@ -1,0 +1,184 @@
+"""Training samples from a dataset: (images, state, task vector) -> the next K actions.
+
+A sample is a frame of a *segment*: a stretch of an episode that demonstrates an instruction. Each
+successful episode is a segment with its own instruction plus every phrasing of its task in the
+suite (language augmentation); with hindsight labels (meta/labels.parquet), every achieved task adds a
+segment ending where it was achieved. Past a segment's end the target is "hold still" (zero motion,
+gripper as it was). Frames come from the memory-mapped frame cache, so a batch costs milliseconds.
+Validation uses whole episodes held out from training.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from data_collection.frames import FrameCache
+from policy.language import TextEncoder
+from sim.suite import TaskSuite, UnknownTaskError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Segment:
+    episode: int
+    start: int  # frame within the episode
+    end: int  # exclusive
+    instructions: list[int]  # indices into DemoData.instructions
+
+
+class DemoData:
+    def __init__(
+        self,
+        root: str,
+        encoder: TextEncoder,
+        chunk: int,
+        suite: TaskSuite | None = None,
+        relabels: bool = True,
+        val_fraction: float = 0.05,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.cache = FrameCache(root, progress=progress)
+        self.features = self.cache.reader.features
+        self.chunk = chunk
+        reader = self.cache.reader
+        rng = np.random.default_rng(seed)
+        n_eps = reader.num_episodes
+        if n_eps == 0:
+            raise ValueError(f"{root} holds no episodes to train on")
+        n_val = round(val_fraction * n_eps) if n_eps > 1 else 0
+        self.val_episodes = set(rng.choice(n_eps, size=n_val, replace=False).tolist()) if n_val else set()
+
+        texts: dict[str, int] = {}
+
+        def ids(strings: list[str]) -> list[int]:
+            return [texts.setdefault(s, len(texts)) for s in dict.fromkeys(strings)]
+
+        def phrasings(task: str, said: str) -> list[str]:
+            if suite is None or not task:
+                return [said]
+            try:
+                return [said, *suite.instructions(suite.resolve(task))]
+            except UnknownTaskError:
+                return [said]
+
+        segments: list[Segment] = []
+        labels = reader.labels() if relabels else None
+        if labels is not None:
+            achieved = labels[labels.achieved]
+            for (ep, start, end, task), rows in achieved.groupby(
+                ["episode_index", "start_frame", "end_frame", "task"]
+            ):
+                said = list(rows.instruction)
+                extra = phrasings(task, said[0]) if bool(rows.original.any()) else said
+                segments.append(Segment(int(ep), int(start), int(end), ids(said + extra)))
+        else:
+            for ep in range(n_eps):
+                info = reader.info_of(ep)
+                if info.get("success", True):
+                    said = info.get("instruction") or reader.episodes[ep]["tasks"][0]
+                    segments.append(
+                        Segment(
+                            ep, 0, reader.episodes[ep]["length"], ids(phrasings(info.get("task", ""), said))
+                        )
+                    )
+        if not segments:
+            raise ValueError(f"{root} has no successful episodes or achieved labels to learn from")
+        self.instructions = list(texts)
+        self.embeddings = torch.as_tensor(encoder.encode(self.instructions))
+        self.segments = segments
+        self.train_index = self._index(
+            [i for i, s in enumerate(segments) if s.episode not in self.val_episodes]
+        )
+        self.val_index = self._index(
+            [i for i, s in enumerate(segments) if s.episode in self.val_episodes and s.start == 0]
+        )
+        log.info(
+            "%d segments over %d episodes, %d instructions, %d training frames",
+            len(segments),
+            n_eps,
+            len(self.instructions),
+            len(self.train_index[0]),
+        )
+
+    def _index(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(global frame, segment id) for every frame of the given segments."""
+        starts = self.cache.episode_starts
+        frames = [
+            np.arange(
+                starts[self.segments[i].episode] + self.segments[i].start,
+                starts[self.segments[i].episode] + self.segments[i].end,
+            )
+            for i in ids
+        ]
+        owners = [np.full(self.segments[i].end - self.segments[i].start, i) for i in ids]
+        if not frames:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.concatenate(frames), np.concatenate(owners)
+
+    def __len__(self) -> int:
+        return len(self.train_index[0])
+
+    @property
+    def cameras(self) -> list[str]:
+        return [k.removeprefix("observation.images.") for k in self.cache.images]
+
+    def batch(self, rng: np.random.Generator, size: int, split: str = "train") -> dict[str, torch.Tensor]:
+        frames, owners = self.train_index if split == "train" else self.val_index
+        pick = rng.integers(len(frames), size=size)
+        g, segs = frames[pick], [self.segments[o] for o in owners[pick]]
+        starts = self.cache.episode_starts
+        ends = np.array([starts[s.episode] + s.end - 1 for s in segs])
+        steps = g[:, None] + np.arange(self.chunk)[None, :]
+        beyond = steps > ends[:, None]
+        actions = self.cache.columns["action"][np.minimum(steps, ends[:, None])].copy()
+        actions[..., :6][beyond] = 0.0  # past the segment's end: hold still, gripper as it was
+        instruction = np.array([s.instructions[rng.integers(len(s.instructions))] for s in segs])
+        order = np.argsort(g)  # memory-mapped reads in file order
+        images = {}
+        for key, array in self.cache.images.items():
+            block = np.empty((size, *array.shape[1:]), np.uint8)
+            block[order] = array[g[order]]
+            images[key.removeprefix("observation.images.")] = torch.from_numpy(block)
+        return {
+            "images": images,
+            "state": torch.from_numpy(
+                np.asarray(self.cache.columns["observation.state"][g], dtype=np.float32)
+            ),
+            "cond": self.embeddings[instruction],
+            "actions": torch.from_numpy(actions.astype(np.float32)),
+        }
+
+
+def random_shift(images: dict[str, torch.Tensor], pad: int = 4) -> dict[str, torch.Tensor]:
+    """DrQ's augmentation: pad by replication and crop back at a random offset per sample."""
+    out = {}
+    for cam, x in images.items():
+        b, _, h, w = x.shape
+        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate").permute(0, 2, 3, 1)
+        rows = torch.randint(0, 2 * pad + 1, (b, 1)) + torch.arange(h)
+        cols = torch.randint(0, 2 * pad + 1, (b, 1)) + torch.arange(w)
+        batch = torch.arange(b)[:, None, None]
+        out[cam] = padded[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+    return out
+
+
+def brightness_contrast(images: dict[str, torch.Tensor], amount: float = 0.1) -> dict[str, torch.Tensor]:
+    """Small brightness and contrast changes per sample; hue is never touched (colours name objects)."""
+    out = {}
+    for cam, x in images.items():
+        b = x.shape[0]
+        gain = 1 + (torch.rand(b, 1, 1, 1) * 2 - 1) * amount
+        bias = (torch.rand(b, 1, 1, 1) * 2 - 1) * amount
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        out[cam] = (x - mean) * gain + mean + bias
+    return out
+
+
+def augment(images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return brightness_contrast(random_shift(images))

@@ -1,0 +1,196 @@
+"""`bcz eval`: a checkpoint in the simulator over N seeded episodes per task, in parallel on Ray.
+
+Reports success per task and the averages of the train and held-out splits, writes a JSON result file
+and a few rollout videos. An episode file scores any free-text instruction against a task spec:
+
+    {"task": "put_in/red_block/green_bowl", "instruction": "drop the crimson cube into the green dish"}
+
+one JSON object per line (optionally with "seed" and "episodes").
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from data_collection import cluster
+from policy.policy import Policy
+from policy.rollouts import EpisodeResult, env_config_for, rollout
+from sim.config import EnvConfig
+from sim.env import TabletopEnv
+from sim.suite import TaskSuite
+from sim.video import write_mp4
+
+
+@dataclass
+class EvalConfig:
+    checkpoint: str | None = None
+    env: EnvConfig = field(default_factory=EnvConfig)  # cameras are resized to the checkpoint's
+    splits: list[str] = field(default_factory=lambda: ["train", "held_out"])
+    tasks: list[str] | None = None  # only these task ids or glob patterns (default: every task of `splits`)
+    episodes_per_task: int = 5
+    episode_file: str | None = None  # JSON lines of {"task", "instruction"}: replaces splits/tasks
+    seed: int = 10_000  # episode k of task i uses seed + 1000 * i + k (collection uses 0, 1, 2, ...)
+    workers: int = 2
+    videos: int = 4  # rollout videos to write (the first episodes of evenly spaced tasks)
+    output_dir: str | None = None  # default: Hydra's run directory
+    ray: cluster.RayConfig = field(default_factory=cluster.RayConfig)
+
+
+@dataclass
+class Job:
+    task: str
+    split: str
+    seed: int
+    instruction: str | None = None
+    video: bool = False
+
+
+def read_episode_file(path: str, suite: TaskSuite, seed: int, episodes: int) -> list[Job]:
+    jobs = []
+    for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            task = suite.resolve(entry["task"])
+            text = entry["instruction"]
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise ValueError(f'{path}:{n}: expected {{"task": ..., "instruction": ...}}, got {line!r}') from e
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError(f"{path}:{n}: the instruction is empty")
+        for k in range(int(entry.get("episodes", episodes))):
+            jobs.append(Job(task.id, suite.split_of(task), int(entry.get("seed", seed + 1000 * n + k)), text))
+    if not jobs:
+        raise ValueError(f"{path} lists no episodes")
+    return jobs
+
+
+def plan(cfg: EvalConfig, suite: TaskSuite) -> list[Job]:
+    if cfg.episode_file:
+        jobs = read_episode_file(cfg.episode_file, suite, cfg.seed, cfg.episodes_per_task)
+    else:
+        tasks = suite.match(cfg.tasks) if cfg.tasks else [t for s in cfg.splits for t in suite.tasks(s)]
+        jobs = [
+            Job(t.id, suite.split_of(t), cfg.seed + 1000 * i + k)
+            for i, t in enumerate(tasks)
+            for k in range(cfg.episodes_per_task)
+        ]
+    for i in np.linspace(0, len(jobs) - 1, min(cfg.videos, len(jobs))).round().astype(int):
+        jobs[i].video = True
+    return jobs
+
+
+class EvalWorker:
+    """A Ray actor: one policy and one simulator."""
+
+    def __init__(self, checkpoint: str, env: EnvConfig) -> None:
+        import torch
+
+        torch.set_num_threads(1)  # one core per worker: workers, not threads, use the machine
+        self.policy = Policy.from_pretrained(checkpoint)
+        self.env = TabletopEnv(env_config_for(self.policy, env), split="all")
+
+    def run(self, job: Job) -> EpisodeResult:
+        return rollout(self.policy, self.env, job.task, job.seed, job.instruction, record=job.video)
+
+
+def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) -> dict:
+    import ray
+
+    console = console or Console()
+    if not cfg.checkpoint:
+        raise ValueError("which policy? usage: bcz eval checkpoint=PATH")
+    cluster.check_address(cfg.ray)
+    policy = Policy.from_pretrained(cfg.checkpoint)  # fails fast on a bad path, before Ray starts
+    env_config_for(policy, cfg.env)
+    suite = TaskSuite.load(cfg.env.suite)
+    jobs = plan(cfg, suite)
+    started_here = cluster.connect(cfg.ray, cfg.workers)
+    start = time.perf_counter()
+    results: list[tuple[Job, EpisodeResult]] = []
+    try:
+        remote = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(EvalWorker)
+        workers = [remote.remote(cfg.checkpoint, cfg.env) for _ in range(cfg.workers)]
+        pending = {workers[i % len(workers)].run.remote(job): job for i, job in enumerate(jobs)}
+        with Progress(console=console, transient=True) as progress:
+            bar = progress.add_task("evaluate", total=len(jobs))
+            while pending:
+                [ref], _ = ray.wait(list(pending), num_returns=1)
+                results.append((pending.pop(ref), ray.get(ref)))
+                progress.advance(bar)
+    finally:
+        cluster.disconnect(started_here)
+    seconds = time.perf_counter() - start
+    return report(cfg, results, output_dir, seconds, console)
+
+
+def report(cfg: EvalConfig, results: list, output_dir: Path, seconds: float, console: Console) -> dict:
+    per_task: dict[str, list[bool]] = defaultdict(list)
+    split_of: dict[str, str] = {}
+    for job, r in results:
+        per_task[job.task].append(r.success)
+        split_of[job.task] = job.split
+    by_split = defaultdict(list)
+    for task, outcomes in per_task.items():
+        by_split[split_of[task]].append(np.mean(outcomes))
+    output_dir.mkdir(parents=True, exist_ok=True)
+    videos = []
+    for job, r in results:
+        if r.frames:
+            name = f"{job.task.replace('/', '-')}_seed{job.seed}_{'success' if r.success else 'failure'}.mp4"
+            videos.append(str(write_mp4(output_dir / "videos" / name, r.frames, fps=10)))
+    summary = {
+        "checkpoint": str(Path(cfg.checkpoint).resolve()),
+        "episodes": len(results),
+        "seconds": seconds,
+        "success": {split: float(np.mean(rates)) for split, rates in by_split.items()},
+        "tasks": {
+            t: {"split": split_of[t], "episodes": len(o), "success": float(np.mean(o))}
+            for t, o in sorted(per_task.items())
+        },
+        "episodes_detail": [
+            {
+                "task": j.task,
+                "split": j.split,
+                "seed": j.seed,
+                "instruction": r.instruction,
+                "success": r.success,
+                "steps": r.steps,
+            }
+            for j, r in results
+        ],
+        "videos": videos,
+    }
+    (output_dir / "eval.json").write_text(json.dumps(summary, indent=2))
+    skills = defaultdict(lambda: defaultdict(list))
+    for task, outcomes in per_task.items():
+        skills[task.split("/")[0]][split_of[task]] += outcomes
+    table = Table(title=f"bcz eval: {cfg.checkpoint}")
+    for col in ("skill", "train success", "held-out success"):
+        table.add_column(col, justify="left" if col == "skill" else "right")
+    fmt = lambda v: f"{np.mean(v):.0%} ({len(v)})" if v else "-"  # noqa: E731
+    for skill in sorted(skills):
+        table.add_row(skill, fmt(skills[skill]["train"]), fmt(skills[skill]["held_out"]))
+    table.add_row(
+        "average over tasks",
+        *[f"{summary['success'][s]:.1%}" if s in summary["success"] else "-" for s in ("train", "held_out")],
+    )
+    table.caption = f"{len(results)} episodes in {seconds:.0f} s; details in {output_dir / 'eval.json'}"
+    console.print(table)
+    return summary
+
+
+def main(cfg) -> None:
+    config: EvalConfig = OmegaConf.to_object(cfg)
+    evaluate(config, Path(config.output_dir or HydraConfig.get().runtime.output_dir))

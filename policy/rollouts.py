@@ -1,0 +1,105 @@
+"""Running a policy in the simulator: one episode, or a quick in-process evaluation during training."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from policy.policy import Policy
+from sim.config import EnvConfig
+from sim.env import TabletopEnv
+from sim.suite import TaskSpec, TaskSuite
+
+
+@dataclass
+class RolloutConfig:
+    """Periodic rollouts while training (a few tasks per skill; `bcz eval` does the full evaluation)."""
+
+    every_minutes: float = 15.0  # 0: never
+    tasks_per_skill: int = 2
+    episodes_per_task: int = 1
+    splits: list[str] = field(default_factory=lambda: ["train", "held_out"])
+    seed: int = 100_000  # far from the collection seeds (0, 1, 2, ...)
+
+
+@dataclass
+class EpisodeResult:
+    task: str
+    instruction: str
+    seed: int
+    success: bool
+    steps: int
+    frames: list[np.ndarray] | None = None
+
+
+def env_config_for(policy: Policy, base: EnvConfig | None = None) -> EnvConfig:
+    """The env config with the policy's cameras at the policy's image size."""
+    config = copy.deepcopy(base) if base is not None else EnvConfig()
+    h, w = policy.config.image_size
+    missing = [c for c in policy.config.cameras if c not in config.robot.cameras]
+    if missing:
+        raise ValueError(
+            f"the policy uses cameras {missing} that the env config lacks "
+            f"(it has {sorted(config.robot.cameras)})"
+        )
+    config.robot.cameras = {c: config.robot.cameras[c] for c in policy.config.cameras}
+    for cam in config.robot.cameras.values():
+        cam.width, cam.height = w, h
+    return config
+
+
+def rollout(
+    policy: Policy,
+    env: TabletopEnv,
+    task: TaskSpec | str,
+    seed: int,
+    instruction: str | None = None,
+    record: bool = False,
+) -> EpisodeResult:
+    """One episode of `task`, the policy told `instruction` (default: a phrasing drawn from the seed)."""
+    obs, info = env.reset(seed=seed, options={"task": task, "instruction": instruction})
+    policy.reset()
+    frames = [env.frame()] if record else None
+    while True:
+        obs, _, terminated, truncated, info = env.step(policy.select_action(obs, info["instruction"]))
+        if record:
+            frames.append(env.frame())
+        if terminated or truncated:
+            return EpisodeResult(
+                info["task"], info["instruction"], seed, bool(info["success"]), env.steps, frames
+            )
+
+
+def task_sample(suite: TaskSuite, split: str, per_skill: int, seed: int) -> list[TaskSpec]:
+    """Up to `per_skill` tasks of each skill in `split`, the same ones for the same seed."""
+    by_skill: dict[str, list[TaskSpec]] = defaultdict(list)
+    for t in suite.tasks(split):
+        by_skill[t.skill].append(t)
+    rng = np.random.default_rng(seed)
+    out = []
+    for skill in sorted(by_skill):
+        tasks = by_skill[skill]
+        out += [
+            tasks[i] for i in sorted(rng.choice(len(tasks), size=min(per_skill, len(tasks)), replace=False))
+        ]
+    return out
+
+
+def evaluate_in_process(policy: Policy, cfg: RolloutConfig) -> dict[str, float]:
+    """Success rate per split over a fixed sample of tasks (sequential, in this process)."""
+    env = TabletopEnv(env_config_for(policy), split="all")
+    try:
+        rates = {}
+        for split in cfg.splits:
+            results = [
+                rollout(policy, env, task, cfg.seed + 1000 * i + k).success
+                for i, task in enumerate(task_sample(env.suite, split, cfg.tasks_per_skill, cfg.seed))
+                for k in range(cfg.episodes_per_task)
+            ]
+            rates[split] = float(np.mean(results)) if results else float("nan")
+        return rates
+    finally:
+        env.close()

