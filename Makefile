@@ -27,12 +27,14 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: setup  ## the README's benchmark tables (about 10 minutes)
+bench: setup  ## the README's benchmark tables (about 25 minutes; policy_speed needs datasets/tabletop)
 	$(BIN)/python benchmarks/expert_success.py --episodes 100
 	$(BIN)/python benchmarks/expert_success.py --episodes 50 --dart 0.003
 	$(BIN)/python benchmarks/sim_speed.py
 	$(BIN)/python benchmarks/collection.py --episodes 40
 	$(BIN)/python benchmarks/dataset_io.py --episodes 30
+	$(BIN)/python benchmarks/policy_speed.py
+	$(BIN)/python benchmarks/control_loop.py --minutes 5 --rates 10 30
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

@@ -15,6 +15,7 @@ import os
 import resource
 import time
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
@@ -52,23 +53,21 @@ def run(rate: float, minutes: float, checkpoint: str) -> dict:
     loop.stats.starts.clear()
     loop.stats.lateness.clear()
     intervals = []
-    k = 0
+    k, last = 0, None
     while time.perf_counter() - start < minutes * 60:
-        session.instruct(INSTRUCTIONS[k % len(INSTRUCTIONS)])
+        if k % 10 == 0:  # a new instruction every 20 s
+            session.instruct(INSTRUCTIONS[(k // 10) % len(INSTRUCTIONS)])
         k += 1
-        before = len(loop.stats.starts)
-        time.sleep(20)
-        starts = list(loop.stats.starts)
-        intervals += [
-            b - a for a, b in zip(starts[max(0, before - 1) : -1], starts[max(0, before) :], strict=False)
-        ]
+        time.sleep(2)  # the stats window holds the last ticks only: read the new ones often
+        starts = [t for t in list(loop.stats.starts) if last is None or t >= last]
+        intervals += list(np.diff(starts))
+        last = starts[-1] if starts else last
     seconds = time.perf_counter() - start
     figures = loop.figures()
     ticks = loop.stats.ticks
     end_mem = rss_mb()
     loop.stop()
     session.robot.disconnect()
-    import numpy as np
 
     dev = np.abs(np.asarray(intervals) - 1.0 / rate) * 1e3
     return {

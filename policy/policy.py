@@ -184,25 +184,33 @@ class Policy(nn.Module):
     @torch.no_grad()
     def plan(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """The next `chunk` actions (K, A) for a robot observation, at the policy's rate (`config.fps`)."""
-        if instruction != self._instruction:
-            self._cond, self._instruction = self.embed([instruction]), instruction
         device = self.state_mean.device
         images = {c: torch.as_tensor(observation[c], device=device).unsqueeze(0) for c in self.config.cameras}
         state = torch.as_tensor(observation["state"], dtype=torch.float32, device=device).unsqueeze(0)
-        return self.predict_chunk(images, state, self._cond)[0].cpu().numpy().astype(np.float32)
+        cond = self._embedding(instruction)
+        return self.predict_chunk(images, state, cond)[0].cpu().numpy().astype(np.float32)
+
+    def _embedding(self, instruction: str) -> torch.Tensor:
+        """The instruction's embedding, kept until the instruction changes. One tuple, read and replaced
+        whole, so a `reset` from another thread (the control loop's) never leaves a half-updated pair."""
+        cached = self._embedded
+        if cached is None or cached[0] != instruction:
+            cached = (instruction, self.embed([instruction]))
+            self._embedded = cached
+        return cached[1]
 
     def reset(self) -> None:
         """Forget the chunks of the previous episode (call at every episode start)."""
         self._chunks: list[tuple[int, torch.Tensor]] = []
         self._step = 0
-        self._instruction: str | None = None
-        self._cond: torch.Tensor | None = None
+        self._embedded: tuple[str, torch.Tensor] | None = None
 
     @torch.no_grad()
     def select_action(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """One action for a robot observation ({"state": ..., camera: HxWx3 uint8}) and an instruction."""
-        if instruction != self._instruction:  # a new instruction: new embedding, old plans dropped
-            self._cond, self._instruction, self._chunks = self.embed([instruction]), instruction, []
+        if self._embedded is None or instruction != self._embedded[0]:  # new instruction: old plans dropped
+            self._chunks = []
+        cond = self._embedding(instruction)
         cfg = self.config
         due = (
             not self._chunks
@@ -213,7 +221,7 @@ class Policy(nn.Module):
             device = self.state_mean.device
             images = {c: torch.as_tensor(observation[c], device=device).unsqueeze(0) for c in cfg.cameras}
             state = torch.as_tensor(observation["state"], dtype=torch.float32, device=device).unsqueeze(0)
-            self._chunks.append((self._step, self.predict_chunk(images, state, self._cond)[0]))
+            self._chunks.append((self._step, self.predict_chunk(images, state, cond)[0]))
             self._chunks = [(t, c) for t, c in self._chunks if self._step - t < cfg.chunk]
         if cfg.execution == "chunk":
             start, chunk = self._chunks[-1]

@@ -77,3 +77,21 @@ class Robot(abc.ABC):
     def __exit__(self, *exc: object) -> None:
         if self.is_connected:
             self.disconnect()
+
+
+class EndEffectorArm(Robot):
+    """An arm driven by end-effector deltas with `self.cameras` (name -> camera with height and width):
+    the features every backend of this project shares."""
+
+    cameras: dict
+
+    @property
+    def observation_features(self) -> dict[str, Feature]:
+        features = {"state": Feature((len(EE_STATE_NAMES),), "float32", EE_STATE_NAMES)}
+        for name, cam in self.cameras.items():
+            features[name] = Feature((cam.height, cam.width, 3), "uint8")
+        return features
+
+    @property
+    def action_features(self) -> dict[str, Feature]:
+        return {"action": Feature((len(EE_ACTION_NAMES),), "float32", EE_ACTION_NAMES)}

@@ -12,7 +12,7 @@ import pybullet as p
 from robot.cameras.pybullet_camera import PyBulletCamera
 from robot.pybullet_arm.assets import lowpoly_panda_urdf
 from robot.pybullet_arm.config import PandaConfig
-from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES, Feature, Robot
+from robot.robot import EndEffectorArm
 from robot.safety import ClipReporter
 
 # Gripper pointing straight down (rotation of pi about x): the nominal orientation, yaw 0.
@@ -35,7 +35,7 @@ def canonical_quaternion(q: np.ndarray) -> np.ndarray:
     return -q if float(np.dot(q, DOWN)) < 0 else q
 
 
-class PandaArm(Robot):
+class PandaArm(EndEffectorArm):
     name = "pybullet_panda"
 
     def __init__(self, config: PandaConfig, client: int) -> None:
@@ -46,18 +46,6 @@ class PandaArm(Robot):
         self.clips = ClipReporter(self.name)
         self._home_joints: list[float] | None = None
         self._joint_targets: list[float] | None = None
-
-    # ------------------------------------------------------------------ features
-    @property
-    def observation_features(self) -> dict[str, Feature]:
-        features = {"state": Feature((len(EE_STATE_NAMES),), "float32", EE_STATE_NAMES)}
-        for name, cam in self.cameras.items():
-            features[name] = Feature((cam.height, cam.width, 3), "uint8")
-        return features
-
-    @property
-    def action_features(self) -> dict[str, Feature]:
-        return {"action": Feature((len(EE_ACTION_NAMES),), "float32", EE_ACTION_NAMES)}
 
     @property
     def is_connected(self) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 import pybullet as p
 
 from robot.cameras.opencv_camera import OpenCVCamera, OpenCVCameraConfig
-from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES, Feature, Robot
+from robot.robot import EndEffectorArm
 from robot.safety import ActionLimits
 
 GRIPPER_RANGE = 850.0  # xArm gripper position units, fully open
@@ -47,7 +47,7 @@ def _rpy_from_quat(q) -> np.ndarray:
     return np.asarray(p.getEulerFromQuaternion(list(q)))
 
 
-class XArmRobot(Robot):
+class XArmRobot(EndEffectorArm):
     name = "xarm"
 
     def __init__(self, config: XArmConfig, api_factory: Callable[[str], object] | None = None) -> None:
@@ -57,17 +57,6 @@ class XArmRobot(Robot):
         self.cameras = {name: OpenCVCamera(cfg) for name, cfg in config.cameras.items()}
         self._gripper_command: float | None = None
         self._target: list[float] | None = None
-
-    @property
-    def observation_features(self) -> dict[str, Feature]:
-        features = {"state": Feature((len(EE_STATE_NAMES),), "float32", EE_STATE_NAMES)}
-        for name, cam in self.cameras.items():
-            features[name] = Feature((cam.height, cam.width, 3), "uint8")
-        return features
-
-    @property
-    def action_features(self) -> dict[str, Feature]:
-        return {"action": Feature((len(EE_ACTION_NAMES),), "float32", EE_ACTION_NAMES)}
 
     @property
     def is_connected(self) -> bool:
