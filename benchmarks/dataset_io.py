@@ -20,12 +20,12 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from data_collection.dataset import DatasetWriter
 from data_collection.episode import encode_episode
 from data_collection.frames import FrameCache
 from data_collection.layout import tabletop_features
 from data_collection.rollout import play_expert
 from data_collection.video import VideoConfig
+from data_collection.writer import DatasetWriter
 from sim.env import TabletopEnv
 
 

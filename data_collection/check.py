@@ -24,7 +24,6 @@ from data_collection.dataset import (
     BCZ,
     DatasetError,
     DatasetReader,
-    DatasetWriter,
     _stats_from_row,
     episode_meta_files,
     read_episode_rows,
@@ -46,6 +45,7 @@ from data_collection.layout import (
     video_path,
 )
 from data_collection.video import VideoError, decode_mp4
+from data_collection.writer import DatasetWriter
 
 
 @dataclass

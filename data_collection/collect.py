@@ -24,11 +24,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from data_collection import cluster
-from data_collection.dataset import DatasetWriter, write_json
+from data_collection.dataset import write_json
 from data_collection.episode import EncodedEpisode, encode_episode
 from data_collection.layout import tabletop_features
 from data_collection.rollout import play_expert
 from data_collection.video import VideoConfig
+from data_collection.writer import DatasetWriter
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
 from sim.suite import TaskSpec

@@ -74,6 +74,24 @@ HYDRA_FLAGS = {
     "--experimental-rerun",
 }
 
+# Hydra's flags whose next argument is their value (`--cfg job`, `--config-name train`, ...).
+HYDRA_FLAGS_WITH_VALUE = {
+    "--cfg",
+    "-c",
+    "--package",
+    "-p",
+    "--info",
+    "-i",
+    "--config-path",
+    "-cp",
+    "--config-name",
+    "-cn",
+    "--config-dir",
+    "-cd",
+    "--shell-completion",
+    "-sc",
+}
+
 
 def usage() -> str:
     width = max(map(len, VERBS))
@@ -91,22 +109,7 @@ def to_overrides(verb: Verb, args: list[str]) -> list[str]:
         arg = args[i]
         if arg in HYDRA_FLAGS:
             out.append(arg)
-            if arg in {
-                "--cfg",
-                "-c",
-                "--package",
-                "-p",
-                "--info",
-                "-i",
-                "--config-path",
-                "-cp",
-                "--config-name",
-                "-cn",
-                "--config-dir",
-                "-cd",
-                "--shell-completion",
-                "-sc",
-            } and i + 1 < len(args):
+            if arg in HYDRA_FLAGS_WITH_VALUE and i + 1 < len(args):
                 out.append(args[i + 1])
                 i += 1
         elif arg.startswith("--") and "=" not in arg:

@@ -15,10 +15,10 @@ import time
 import cv2
 import numpy as np
 
-from data_collection.dataset import DatasetWriter
 from data_collection.episode import EpisodeInfo, EpisodeRecorder, encode_episode
 from data_collection.layout import tabletop_features
 from data_collection.video import VideoConfig
+from data_collection.writer import DatasetWriter
 from deploy.loop import ControlLoop
 from robot.safety import SafeRobot
 from sim.robot import SimRobot

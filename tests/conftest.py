@@ -75,11 +75,11 @@ TINY_VIT = {
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory, suite):
     """Six expert episodes at 32x32: enough to exercise training, evaluation and deployment."""
-    from data_collection.dataset import DatasetWriter
     from data_collection.episode import encode_episode
     from data_collection.layout import tabletop_features
     from data_collection.rollout import play_expert
     from data_collection.video import VideoConfig
+    from data_collection.writer import DatasetWriter
 
     root = tmp_path_factory.mktemp("data") / "ds"
     config = EnvConfig()

@@ -50,7 +50,7 @@ def encoded(seed: int, **kw):
 
 
 if __name__ == "__main__":  # python -m tests.dataset_helpers ROOT: append episodes forever (to be killed)
-    from data_collection.dataset import DatasetWriter
+    from data_collection.writer import DatasetWriter
 
     writer = DatasetWriter(sys.argv[1], features(), FPS, "test", resume=True)
     ready = [encoded(s) for s in range(4)]

@@ -15,8 +15,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from data_collection.check import check, repair
-from data_collection.dataset import DatasetError, DatasetReader, DatasetWriter
+from data_collection.dataset import DatasetError, DatasetReader
 from data_collection.frames import FrameCache
+from data_collection.writer import DatasetWriter
 from tests import dataset_helpers as h
 
 
@@ -162,11 +163,11 @@ def test_frame_cache_decodes_once_and_extends(tmp_path):
 
 
 def test_corrupt_metadata_file_loses_only_its_group(tmp_path, monkeypatch):
-    import data_collection.dataset as dataset_module
     import data_collection.layout as layout
+    import data_collection.writer as writer_module
 
     monkeypatch.setattr(layout, "EPISODES_PER_META_FILE", 2)
-    monkeypatch.setattr(dataset_module, "EPISODES_PER_META_FILE", 2)
+    monkeypatch.setattr(writer_module, "EPISODES_PER_META_FILE", 2)
     root = tmp_path / "ds"
     write(root, range(5))
     assert sorted(p.name for p in (root / "meta/episodes/chunk-000").iterdir()) == [

@@ -6,12 +6,12 @@ from dataclasses import replace
 
 import pandas as pd
 
-from data_collection.dataset import DatasetWriter
 from data_collection.episode import encode_episode
 from data_collection.layout import tabletop_features
 from data_collection.relabel import RelabelConfig, achievements, relabel, scene_states
 from data_collection.rollout import play_expert
 from data_collection.video import VideoConfig
+from data_collection.writer import DatasetWriter
 from sim.env import TabletopEnv
 from sim.skills import SKILLS
 from tests.conftest import blind_config
