@@ -62,7 +62,8 @@ class RobotSession:
         self.loop.set_instruction(text)  # validates first
         self._save_episode()
         if self.sim is not None:
-            self.loop.request(lambda: self.sim.set_instruction(text))
+            sim = self.sim
+            self.loop.request(lambda: (why := sim.set_instruction(text)) and self.event(why))
         self._start_episode(text)
         self.event(f"instruction: {text}")
 

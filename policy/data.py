@@ -5,7 +5,8 @@ successful episode is a segment with its own instruction plus every phrasing of 
 suite (language augmentation); with hindsight labels (meta/labels.parquet), every achieved task adds a
 segment ending where it was achieved. Past a segment's end the target is "hold still" (zero motion,
 gripper as it was). Frames come from the memory-mapped frame cache, so a batch costs milliseconds.
-Validation uses whole episodes held out from training.
+Validation uses whole episodes held out from training. Each sample also carries `goal`, the state at
+its next keyframe (the next gripper switch, or the segment's end), for the auxiliary keyframe loss.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch
 
 from data_collection.frames import FrameCache
 from policy.language import TextEncoder
+from policy.policy import GRIPPER
 from sim.suite import TaskSuite, UnknownTaskError
 
 log = logging.getLogger(__name__)
@@ -90,6 +92,9 @@ class DemoData:
         if not segments:
             raise ValueError(f"{root} has no successful episodes or achieved labels to learn from")
         self.instructions = list(texts)
+        self.next_switch = next_gripper_switch(
+            np.asarray(self.cache.columns["action"][:, GRIPPER]), self.cache.episode_starts
+        )
         self.embeddings = torch.as_tensor(encoder.encode(self.instructions))
         self.segments = segments
         self.train_index = self._index(
@@ -138,6 +143,8 @@ class DemoData:
         beyond = steps > ends[:, None]
         actions = self.cache.columns["action"][np.minimum(steps, ends[:, None])].copy()
         actions[..., :6][beyond] = 0.0  # past the segment's end: hold still, gripper as it was
+        keyframes = np.minimum(self.next_switch[g], ends)
+        states = self.cache.columns["observation.state"]
         instruction = np.array([s.instructions[rng.integers(len(s.instructions))] for s in segs])
         order = np.argsort(g)  # memory-mapped reads in file order
         images = {}
@@ -147,12 +154,25 @@ class DemoData:
             images[key.removeprefix("observation.images.")] = torch.from_numpy(block)
         return {
             "images": images,
-            "state": torch.from_numpy(
-                np.asarray(self.cache.columns["observation.state"][g], dtype=np.float32)
-            ),
+            "state": torch.from_numpy(np.asarray(states[g], dtype=np.float32)),
             "cond": self.embeddings[instruction],
             "actions": torch.from_numpy(actions.astype(np.float32)),
+            "goal": torch.from_numpy(np.asarray(states[keyframes], dtype=np.float32)),
         }
+
+
+def next_gripper_switch(gripper: np.ndarray, episode_starts: np.ndarray) -> np.ndarray:
+    """For every frame, the first later frame of its episode whose gripper command differs from the one
+    before it (the frame where the hand closes or opens), or the episode's last frame."""
+    n = len(gripper)
+    ends = np.append(episode_starts[1:], n)
+    out = np.empty(n, np.int64)
+    closed = gripper > 0.5
+    for start, end in zip(episode_starts, ends, strict=True):
+        switches = start + 1 + np.flatnonzero(closed[start + 1 : end] != closed[start : end - 1])
+        nxt = np.searchsorted(switches, np.arange(start, end), side="right")
+        out[start:end] = np.append(switches, end - 1)[nxt]
+    return out
 
 
 def random_shift(images: dict[str, torch.Tensor], pad: int = 4) -> dict[str, torch.Tensor]:

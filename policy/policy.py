@@ -48,6 +48,10 @@ class PolicyConfig:
     )
     replan_every: int = 1
     ensemble_decay: float = 1.0  # weight exp(-decay * age) of older chunks' motion for the current step
+    # Auxiliary loss (training only): predict the proprioceptive state at the next keyframe (the next
+    # gripper open/close, or the segment's end): where the hand must go, from the same features the
+    # action head reads. 0 turns it off.
+    goal_loss: float = 0.0
     # Set from the training data (and checked whenever the policy meets data or a robot):
     fps: float = 10.0  # the control rate of the training data: one predicted action per 1/fps s
     cameras: list[str] = field(default_factory=list)  # robot camera names, e.g. ["scene", "wrist"]
@@ -78,6 +82,7 @@ class Policy(nn.Module):
         arch_cfg = config.vit if config.arch == "vit" else config.resnet
         n_state, n_action = len(config.state_names), len(config.action_names)
         self.net = NETWORKS[config.arch](arch_cfg, config.cameras, n_state, cond_dim, n_action, config.chunk)
+        self.goal_head = nn.Linear(self.net.feature_dim, n_state) if config.goal_loss > 0 else None
         n_cam = len(config.cameras)
         self.register_buffer("image_mean", torch.full((n_cam, 3, 1, 1), 0.5))
         self.register_buffer("image_std", torch.full((n_cam, 3, 1, 1), 0.25))
@@ -157,17 +162,25 @@ class Policy(nn.Module):
         cond: torch.Tensor,
         actions: torch.Tensor,
         augment=None,
+        goal: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Huber loss on normalized deltas + binary cross-entropy on the gripper, over the whole chunk."""
+        """Huber loss on normalized deltas + binary cross-entropy on the gripper, over the whole chunk;
+        plus, with `goal` (the state at the next keyframe) and `goal_loss` > 0, the keyframe loss."""
         x, s = self._inputs(images, state)
         if augment is not None:
             x = augment(x)
-        out = self.net(x, s, cond)
+        features = self.net.features(x, s, cond)
+        out = self.net.act(features)
         target = (actions - self.action_mean) / self.action_std
         deltas = [i for i in range(actions.shape[-1]) if i != GRIPPER]
         huber = F.smooth_l1_loss(out[..., deltas], target[..., deltas])
         bce = F.binary_cross_entropy_with_logits(out[..., GRIPPER], (actions[..., GRIPPER] > 0.5).float())
-        return huber + bce, {"huber": huber.item(), "gripper_bce": bce.item()}
+        loss, parts = huber + bce, {"huber": huber.item(), "gripper_bce": bce.item()}
+        if goal is not None and self.goal_head is not None:
+            goal_huber = F.smooth_l1_loss(self.goal_head(features), (goal - state) / self.state_std)
+            loss = loss + self.config.goal_loss * goal_huber
+            parts["goal_huber"] = goal_huber.item()
+        return loss, parts
 
     @torch.no_grad()
     def predict_chunk(

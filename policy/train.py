@@ -223,7 +223,12 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
                     group["lr"] = lr_at(cfg, state["step"], frac)
                 with autocast:
                     loss, parts = policy.loss(
-                        batch["images"], batch["state"], batch["cond"], batch["actions"], augment=augment
+                        batch["images"],
+                        batch["state"],
+                        batch["cond"],
+                        batch["actions"],
+                        augment=augment,
+                        goal=batch["goal"],
                     )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -94,12 +94,19 @@ class SimRobot(Robot):
         """The three-quarter view, for people watching."""
         return self._env().frame()
 
-    def set_instruction(self, text: str) -> None:
+    def set_instruction(self, text: str) -> str | None:
+        """Track `text`'s success check; returns why success cannot be judged, if it cannot."""
+        self.spec = None
         try:
             spec = self._env().suite.resolve(text)
         except UnknownTaskError:
-            spec = None
-        self.spec = spec if spec and all(o.name in self.objects for o in spec.objects) else None
+            return f"no success check for {text!r}: it is not a task of the suite (the policy still tries)"
+        missing = [o.name.replace("_", " ") for o in spec.objects if o.name not in self.objects]
+        if missing:
+            on_table = ", ".join(o.replace("_", " ") for o in self.objects)
+            return f"no {' or '.join(missing)} on the table (it has: {on_table}); `reset` for a new scene"
+        self.spec = spec
+        return None
 
     def success(self) -> bool | None:
         """Whether the instructed task is done (None when the instruction is not a known task here)."""

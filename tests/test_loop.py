@@ -141,3 +141,14 @@ def test_thirty_hertz_splits_a_ten_hertz_policy(sim_robot):
     with pytest.raises(ValueError, match="whole multiple"):
         ControlLoop(robot, policy, LoopConfig(control_hz=25))
     loop.stop()
+
+
+def test_instruction_naming_an_absent_object_says_so(sim_robot):
+    robot, _ = sim_robot
+    sim = robot.robot
+    assert sim.set_instruction("pick up the red block") is None and sim.success() is False
+    absent = next(c for c in ("purple", "orange", "pink", "yellow") if f"{c}_block" not in sim.objects)
+    why = sim.set_instruction(f"pick up the {absent} block")
+    assert why.startswith(f"no {absent} block on the table") and "red block" in why
+    assert sim.success() is None
+    assert "not a task of the suite" in sim.set_instruction("juggle the moon")

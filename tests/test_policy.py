@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from policy.data import DemoData, augment
+from policy.data import DemoData, augment, next_gripper_switch
 from policy.language import OneHotTaskEncoder, SentenceEncoder
 from policy.policy import FeatureMismatchError, Policy, PolicyConfig
 from policy.rollouts import RolloutConfig, env_config_for, rollout
@@ -80,6 +80,7 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
         seed=0,
     )
     cfg.policy.arch = arch
+    cfg.policy.goal_loss = 1.0 if arch == "vit" else 0.0
     cfg.policy.vit.width, cfg.policy.vit.depth, cfg.policy.vit.heads = 32, 1, 2
     cfg.policy.vit.stem_channels, cfg.policy.vit.token_grid = [8, 16], 2
     cfg.policy.resnet.widths, cfg.policy.resnet.blocks, cfg.policy.resnet.head_hidden = (
@@ -94,6 +95,7 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
     policy = Policy.from_pretrained(result["checkpoint"])
     assert policy.config.arch == arch and policy.config.cameras == ["scene", "wrist"]
     assert policy.config.image_size == [32, 32]
+    assert (policy.goal_head is not None) == (arch == "vit")  # the auxiliary head travels with the weights
     rng = np.random.default_rng(0)
     batch = data.batch(rng, 64)
     fresh = Policy(policy.config, policy.cond_dim)
@@ -105,6 +107,17 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
     np.testing.assert_allclose(
         policy.action_std[:6].numpy(), np.maximum(data.cache.stats["action"]["std"][:6], 1e-3), rtol=1e-5
     )  # normalization travels inside the checkpoint
+
+
+def test_keyframes_are_the_next_gripper_switch_within_the_episode(tiny_dataset, encoder):
+    gripper = np.array([0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0], float)
+    np.testing.assert_array_equal(
+        next_gripper_switch(gripper, np.array([0, 5, 8])), [2, 2, 4, 4, 4, 7, 7, 7, 10, 10, 10]
+    )
+    data = DemoData(str(tiny_dataset), encoder, 10, relabels=False, val_fraction=0, progress=False)
+    batch = data.batch(np.random.default_rng(0), 32)
+    assert batch["goal"].shape == batch["state"].shape
+    assert not torch.equal(batch["goal"], batch["state"])  # most frames have a keyframe ahead of them
 
 
 def test_resume_continues_from_the_last_checkpoint(tiny_dataset, tmp_path):

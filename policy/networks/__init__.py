@@ -2,6 +2,8 @@
 
 Both map camera images (B, 3, H, W per camera, normalized), proprioception (B, S) and a task vector
 (B, D) to an action chunk (B, K, A): normalized end-effector deltas and a gripper logit per step.
+Each also has `features` (B, feature_dim) and `act` (features -> chunk), so auxiliary heads can read
+what the action head reads.
 """
 
 from policy.networks.bcz_resnet import BCZResNet, ResNetConfig

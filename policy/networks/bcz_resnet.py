@@ -64,8 +64,9 @@ class BCZResNet(nn.Module):
                 blocks.append(FiLMBasicBlock(c_in, c, 2 if i == 0 and stage > 0 else 1, cond_dim))
                 c_in = c
         self.blocks = nn.ModuleList(blocks)
+        self.feature_dim = c_in * len(cameras) + state_dim + cond_dim
         self.head = nn.Sequential(
-            nn.Linear(c_in * len(cameras) + state_dim + cond_dim, cfg.head_hidden),
+            nn.Linear(self.feature_dim, cfg.head_hidden),
             nn.ReLU(),
             nn.Linear(cfg.head_hidden, cfg.head_hidden),
             nn.ReLU(),
@@ -75,6 +76,16 @@ class BCZResNet(nn.Module):
     def forward(
         self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
     ) -> torch.Tensor:
+        return self.act(self.features(images, state, cond))
+
+    def act(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, feature_dim) -> the action chunk (B, K, A)."""
+        return self.head(features).view(-1, self.chunk, self.action_dim)
+
+    def features(
+        self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
+    ) -> torch.Tensor:
+        """Pooled image features of every camera, proprioception and the task vector (B, feature_dim)."""
         b = state.shape[0]
         x = torch.cat([images[c] for c in self.cameras], dim=0)  # one pass over all cameras
         cams = len(self.cameras)
@@ -83,4 +94,4 @@ class BCZResNet(nn.Module):
         for block in self.blocks:
             x = block(x, c)
         features = x.mean(dim=(2, 3)).view(cams, b, -1).transpose(0, 1).reshape(b, -1)
-        return self.head(torch.cat([features, state, cond], dim=1)).view(b, self.chunk, self.action_dim)
+        return torch.cat([features, state, cond], dim=1)

@@ -119,6 +119,7 @@ class ViT(nn.Module):
         self.cond_mlp = nn.Sequential(nn.Linear(cond_dim, w), nn.GELU())  # what FiLM reads
         self.blocks = nn.ModuleList(Block(cfg, w) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(w)
+        self.feature_dim = w
         self.head = nn.Linear(w, chunk * action_dim)
         for p in (self.image_pos, self.camera_embed, self.readout):
             nn.init.normal_(p, std=0.02)
@@ -126,6 +127,16 @@ class ViT(nn.Module):
     def forward(
         self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
     ) -> torch.Tensor:
+        return self.act(self.features(images, state, cond))
+
+    def act(self, features: torch.Tensor) -> torch.Tensor:
+        """(B, feature_dim) -> the action chunk (B, K, A)."""
+        return self.head(features).view(-1, self.chunk, self.action_dim)
+
+    def features(
+        self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
+    ) -> torch.Tensor:
+        """The readout token's output (B, width): what the action head (and any auxiliary head) reads."""
         b = state.shape[0]
         film = self.cond_mlp(cond)
         tokens = [
@@ -141,4 +152,4 @@ class ViT(nn.Module):
         x = torch.cat(tokens, dim=1)
         for block in self.blocks:
             x = block(x, film)
-        return self.head(self.norm(x[:, 0])).view(b, self.chunk, self.action_dim)
+        return self.norm(x[:, 0])
