@@ -47,33 +47,6 @@ VERBS: dict[str, Verb] = {
         positional=("action", "path"),
     ),
 }
-HYDRA_FLAGS = {
-    "--help",
-    "-h",
-    "--hydra-help",
-    "--version",
-    "--cfg",
-    "-c",
-    "--resolve",
-    "--package",
-    "-p",
-    "--info",
-    "-i",
-    "--run",
-    "-r",
-    "--multirun",
-    "-m",
-    "--shell-completion",
-    "-sc",
-    "--config-path",
-    "-cp",
-    "--config-name",
-    "-cn",
-    "--config-dir",
-    "-cd",
-    "--experimental-rerun",
-}
-
 # Hydra's flags whose next argument is their value (`--cfg job`, `--config-name train`, ...).
 HYDRA_FLAGS_WITH_VALUE = {
     "--cfg",
@@ -90,6 +63,19 @@ HYDRA_FLAGS_WITH_VALUE = {
     "-cd",
     "--shell-completion",
     "-sc",
+}
+# Every Hydra flag: the ones above plus those that stand alone.
+HYDRA_FLAGS = HYDRA_FLAGS_WITH_VALUE | {
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--version",
+    "--resolve",
+    "--run",
+    "-r",
+    "--multirun",
+    "-m",
+    "--experimental-rerun",
 }
 
 

@@ -62,10 +62,15 @@ class RobotSession:
         self.loop.set_instruction(text)  # validates first
         self._save_episode()
         if self.sim is not None:
-            sim = self.sim
-            self.loop.request(lambda: (why := sim.set_instruction(text)) and self.event(why))
+            self.loop.request(lambda: self._track_success_of(text))
         self._start_episode(text)
         self.event(f"instruction: {text}")
+
+    def _track_success_of(self, text: str) -> None:
+        """Point the simulator's success check at `text`, saying so when it cannot judge it (loop thread)."""
+        why = self.sim.set_instruction(text)
+        if why:
+            self.event(why)
 
     def estop(self) -> None:
         self.robot.estop()

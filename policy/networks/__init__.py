@@ -2,13 +2,14 @@
 
 Both map camera images (B, 3, H, W per camera, normalized), proprioception (B, S) and a task vector
 (B, D) to an action chunk (B, K, A): normalized end-effector deltas and a gripper logit per step.
-Each also has `features` (B, feature_dim) and `act` (features -> chunk), so auxiliary heads can read
-what the action head reads.
+Both are `ChunkNetwork`s: `features` (B, feature_dim) read by `act` (features -> chunk), so auxiliary
+heads can read what the action head reads.
 """
 
 from policy.networks.bcz_resnet import BCZResNet, ResNetConfig
+from policy.networks.chunk_network import ChunkNetwork
 from policy.networks.vit import ViT, ViTConfig
 
 NETWORKS = {"vit": ViT, "bcz_resnet": BCZResNet}
 
-__all__ = ["NETWORKS", "BCZResNet", "ResNetConfig", "ViT", "ViTConfig"]
+__all__ = ["NETWORKS", "BCZResNet", "ChunkNetwork", "ResNetConfig", "ViT", "ViTConfig"]

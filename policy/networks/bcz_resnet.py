@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from policy.networks.chunk_network import ChunkNetwork
+
 
 @dataclass
 class ResNetConfig:
@@ -40,7 +42,7 @@ class FiLMBasicBlock(nn.Module):
         return torch.relu(h * (1 + gamma) + beta + self.skip(x))
 
 
-class BCZResNet(nn.Module):
+class BCZResNet(ChunkNetwork):
     def __init__(
         self,
         cfg: ResNetConfig,
@@ -72,15 +74,6 @@ class BCZResNet(nn.Module):
             nn.ReLU(),
             nn.Linear(cfg.head_hidden, chunk * action_dim),
         )
-
-    def forward(
-        self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
-    ) -> torch.Tensor:
-        return self.act(self.features(images, state, cond))
-
-    def act(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, feature_dim) -> the action chunk (B, K, A)."""
-        return self.head(features).view(-1, self.chunk, self.action_dim)
 
     def features(
         self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor

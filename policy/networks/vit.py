@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from policy.networks.chunk_network import ChunkNetwork
+
 
 @dataclass
 class ViTConfig:
@@ -102,7 +104,7 @@ class Block(nn.Module):
         return x
 
 
-class ViT(nn.Module):
+class ViT(ChunkNetwork):
     def __init__(
         self, cfg: ViTConfig, cameras: list[str], state_dim: int, cond_dim: int, action_dim: int, chunk: int
     ) -> None:
@@ -123,15 +125,6 @@ class ViT(nn.Module):
         self.head = nn.Linear(w, chunk * action_dim)
         for p in (self.image_pos, self.camera_embed, self.readout):
             nn.init.normal_(p, std=0.02)
-
-    def forward(
-        self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
-    ) -> torch.Tensor:
-        return self.act(self.features(images, state, cond))
-
-    def act(self, features: torch.Tensor) -> torch.Tensor:
-        """(B, feature_dim) -> the action chunk (B, K, A)."""
-        return self.head(features).view(-1, self.chunk, self.action_dim)
 
     def features(
         self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
