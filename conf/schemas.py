@@ -12,6 +12,7 @@ def register() -> None:
     from data_collection.relabel import RelabelConfig
     from data_collection.teleop.session import TeleopConfig
     from deploy.run import RunConfig
+    from policy.dagger import DaggerConfig
     from policy.evaluate import EvalConfig
     from policy.train import TrainConfig
     from sim.demo import DemoConfig
@@ -26,4 +27,5 @@ def register() -> None:
     cs.store(name="relabel_schema", node=RelabelConfig)
     cs.store(name="train_schema", node=TrainConfig)
     cs.store(name="eval_schema", node=EvalConfig)
+    cs.store(name="dagger_schema", node=DaggerConfig)
     cs.store(name="run_schema", node=RunConfig)

@@ -92,8 +92,17 @@ class CollectResult:
     seconds: float
 
 
-def collect(cfg: CollectConfig, on_commit: Callable[[int, list[int]], None] | None = None) -> CollectResult:
-    """Run the collection; `on_commit(episode_index, worker_pids)` is called after every commit."""
+def collect(
+    cfg: CollectConfig,
+    on_commit: Callable[[int, list[int]], None] | None = None,
+    worker: type = CollectorWorker,
+    worker_args: tuple | None = None,
+    jobs: range | None = None,
+) -> CollectResult:
+    """Run the collection; `on_commit(episode_index, worker_pids)` is called after every commit.
+    `worker` is the Ray actor class playing the episodes (`run(job, seed, task, dart)`), built from
+    `worker_args` (default: the scripted experts, `CollectorWorker(env, split, video)`); `jobs` are the
+    job ids to play (default: range(episodes)), those already in the dataset skipped."""
     import ray
     from ray.exceptions import RayActorError, RayTaskError
 
@@ -109,7 +118,7 @@ def collect(cfg: CollectConfig, on_commit: Callable[[int, list[int]], None] | No
     writer = DatasetWriter(cfg.output, features, fps, robot_type, resume=cfg.resume)
     mark_collection(writer, cfg, complete=False)  # until every job is in, the dataset says it is partial
     done = writer.jobs()
-    todo = collections.deque((j, 1) for j in range(cfg.episodes) if j not in done)
+    todo = collections.deque((j, 1) for j in (jobs or range(cfg.episodes)) if j not in done)
     result = CollectResult(Path(cfg.output), [], collections.defaultdict(list), [], 0, 0.0)
     if not todo:
         mark_collection(writer, cfg, complete=True)
@@ -117,8 +126,9 @@ def collect(cfg: CollectConfig, on_commit: Callable[[int, list[int]], None] | No
     started_here = cluster.connect(cfg.ray, cfg.workers)
     start = time.perf_counter()
     try:
-        remote = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=2)(CollectorWorker)
-        workers = [remote.remote(cfg.env, cfg.split, cfg.video) for _ in range(cfg.workers)]
+        remote = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=2)(worker)
+        args = worker_args if worker_args is not None else (cfg.env, cfg.split, cfg.video)
+        workers = [remote.remote(*args) for _ in range(cfg.workers)]
         pids = ray.get([w.pid.remote() for w in workers])
         inflight: dict = {}
         with _progress(len(todo)) as progress:

@@ -40,6 +40,9 @@ VERBS: dict[str, Verb] = {
     "finetune": Verb(
         "policy.train:finetune", "continue training a checkpoint on new tasks, optionally mixing old data"
     ),
+    "dagger": Verb(
+        "policy.dagger:main", "rounds of policy rollouts labelled by the expert (DAgger), then fine-tuning"
+    ),
     "eval": Verb("policy.evaluate:main", "success per task of a checkpoint in the simulator, on Ray"),
     "dataset": Verb(
         "data_collection.check:main",

@@ -3,10 +3,12 @@
 Every tick: read the observation, take the next action from the action chunks planned so far, send it
 through the safety layer. A planner thread turns the latest observation and instruction into a chunk
 whenever it is free (at most once per policy step); chunks are indexed by the control step whose
-observation they saw, so a late chunk still lines up with time. `execution`:
-  first     execute the newest chunk (actions already late are skipped);
+observation they saw, so a late chunk still lines up with time. `execution` (default: the policy's):
+  first     execute the newest chunk, re-planning every `replan_every` policy steps (a receding horizon);
   ensemble  average every chunk covering this step, newer weighing more (ACT's temporal ensembling).
-A policy trained at `fps` drives a faster loop by splitting each action over control_hz / fps ticks.
+Chunks are absolute end-effector targets (`policy.execution`): every tick aims at the current target
+from the measured pose. A policy trained at `fps` drives a faster loop by moving its target over
+control_hz / fps ticks.
 A human may take over at any moment (teleop motions replace the policy's); those ticks are flagged.
 """
 
@@ -21,57 +23,27 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from policy.execution import ChunkExecutor
+from policy.pose import start_target
 from robot.safety import SafeRobot, UnsafeActionError
 
 log = logging.getLogger(__name__)
-EXECUTIONS = ("ensemble", "first")
 
 
 @dataclass
 class LoopConfig:
     control_hz: float = 10.0
-    execution: str = "ensemble"  # ensemble | first
+    execution: str | None = None  # ensemble | first; None: as the policy was set up (chunk -> first)
+    replan_every: int | None = None  # policy steps between plans with `first`; None: the policy's
     ensemble_decay: float = 1.0  # per policy step of a chunk's age
     stats_window: int = 300  # ticks the live figures are computed over
-
-
-class ChunkExecutor:
-    """Chunks planned at the policy rate -> one action per control tick."""
-
-    def __init__(self, execution: str, decay: float, substeps: int, chunk: int) -> None:
-        if execution not in EXECUTIONS:
-            raise ValueError(f"execution={execution!r}; valid: {', '.join(EXECUTIONS)}")
-        self.execution, self.decay, self.substeps, self.chunk = execution, decay, substeps, chunk
-        self.chunks: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=chunk)
-
-    def clear(self) -> None:
-        self.chunks.clear()
-
-    def add(self, planned_at: int, chunk: np.ndarray) -> None:
-        self.chunks.append((planned_at, chunk))
-
-    def action(self, step: int) -> np.ndarray | None:
-        """The action for control tick `step`, or None when no chunk covers it (the caller holds)."""
-        covering = [(step - t) // self.substeps for t, _ in self.chunks]
-        live = [(k, c) for k, (_, c) in zip(covering, self.chunks, strict=True) if 0 <= k < len(c)]
-        if not live:
-            return None
-        if self.execution == "first":
-            k, c = live[-1]
-            a = c[k].copy()
-        else:
-            w = np.exp(-self.decay * np.array([k for k, _ in live], dtype=np.float64))
-            a = (np.stack([c[k] for k, c in live]) * (w / w.sum())[:, None]).sum(0).astype(np.float32)
-            a[6] = live[-1][1][live[-1][0], 6]  # open/close is decided by the newest plan, not averaged
-        a[:6] /= self.substeps  # the policy's step is split over `substeps` control ticks
-        return a
 
 
 class Planner:
     """Runs the policy in its own thread on the latest observation it was given."""
 
     def __init__(
-        self, plan: Callable[[dict, str], np.ndarray], on_chunk: Callable[[int, np.ndarray], None]
+        self, plan: Callable[[dict, str], np.ndarray], on_chunk: Callable[[int, np.ndarray, dict], None]
     ) -> None:
         self.plan, self.on_chunk = plan, on_chunk
         self.latencies: collections.deque[float] = collections.deque(maxlen=300)
@@ -115,7 +87,7 @@ class Planner:
                 start = time.perf_counter()
                 chunk = self.plan(obs, text)
                 self.latencies.append(time.perf_counter() - start)
-                self.on_chunk(step, chunk)
+                self.on_chunk(step, chunk, obs)
             except Exception as e:  # surfaced by the loop: the robot holds, the UI shows the error
                 log.exception("planner failed")
                 self.error = e
@@ -175,7 +147,13 @@ class ControlLoop:
             )
         self.substeps = round(ratio)
         chunk = policy.config.chunk if policy is not None else 1
-        self.executor = ChunkExecutor(config.execution, config.ensemble_decay, self.substeps, chunk)
+        execution, replan = config.execution, config.replan_every
+        if policy is not None:
+            execution = execution or ("first" if policy.config.execution == "chunk" else "ensemble")
+            replan = replan or policy.config.replan_every
+        self.executor = ChunkExecutor(execution or "ensemble", config.ensemble_decay, self.substeps, chunk)
+        # ticks between plans: every policy step when ensembling, `replan_every` steps with `first`
+        self.plan_every = self.substeps * (replan if execution == "first" and replan else 1)
         self.planner = Planner(policy.plan, self._on_chunk) if policy is not None else None
         self.stats = LoopStats(self.period, config.stats_window)
         self.on_tick = on_tick
@@ -221,9 +199,10 @@ class ControlLoop:
             if gripper is not None:
                 self._teleop[6] = float(gripper)
 
-    def _on_chunk(self, step: int, chunk: np.ndarray) -> None:
+    def _on_chunk(self, step: int, chunk: np.ndarray, observation: dict) -> None:
+        start = start_target(np.asarray(observation["state"], dtype=np.float64))
         with self._lock:
-            self.executor.add(step, chunk)
+            self.executor.add(step, chunk, start)
 
     # ------------------------------------------------------------------ running
     def start(self) -> None:
@@ -270,16 +249,12 @@ class ControlLoop:
             if human:
                 action = self._teleop.copy()
             elif text:
-                action = self.executor.action(step)
+                action = self.executor.action(step, obs["state"])
             else:
                 action = None
-        if (
-            text
-            and not human
-            and self.planner is not None
-            and step % self.substeps == 0
-            and not self.planner.busy
-        ):
+        last = self.executor.last_planned
+        due = last is None or step - last >= self.plan_every or self.executor.target(step) is None
+        if text and not human and self.planner is not None and due and not self.planner.busy:
             self.planner.submit(obs, text, step)
         if action is None:
             action = self.robot.hold_action()

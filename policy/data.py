@@ -1,10 +1,12 @@
 """Training samples from a dataset: (images, state, task vector) -> the next K actions.
 
 A sample is a frame of a *segment*: a stretch of an episode that demonstrates an instruction. Each
-successful episode is a segment with its own instruction plus every phrasing of its task in the
-suite (language augmentation); with hindsight labels (meta/labels.parquet), every achieved task adds a
-segment ending where it was achieved. Past a segment's end the target is "hold still" (zero motion,
-gripper as it was). Frames come from the memory-mapped frame cache, so a batch costs milliseconds.
+successful episode, and every policy-driven episode labelled by the expert (`bcz dagger`), is a
+segment with its own instruction plus every phrasing of its task in the suite (language augmentation);
+with hindsight labels (meta/labels.parquet), every achieved task adds a segment ending where it was
+achieved. Targets are chunk-relative (where the expert sent the hand k steps on, as an offset from the
+hand now; `policy.pose`) or per-step deltas. Past a segment's end the hand holds still where it ended.
+Frames come from the memory-mapped frame cache, so a batch costs milliseconds.
 Validation uses whole episodes held out from training. Each sample also carries `goal`, the state at
 its next keyframe (the next gripper switch, or the segment's end), for the auxiliary keyframe loss.
 """
@@ -19,7 +21,7 @@ import torch
 
 from data_collection.frames import FrameCache
 from policy.language import TextEncoder
-from policy.policy import GRIPPER
+from policy.pose import GRIPPER, commanded_pose, relative_to
 from sim.suite import TaskSuite, UnknownTaskError
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class DemoData:
         encoder: TextEncoder,
         chunk: int,
         suite: TaskSuite | None = None,
+        actions: str = "relative",
         relabels: bool = True,
         val_fraction: float = 0.05,
         seed: int = 0,
@@ -48,6 +51,7 @@ class DemoData:
         self.cache = FrameCache(root, progress=progress)
         self.features = self.cache.reader.features
         self.chunk = chunk
+        self.relative = actions == "relative"  # chunk-relative targets (policy.actions); else deltas
         reader = self.cache.reader
         rng = np.random.default_rng(seed)
         n_eps = reader.num_episodes
@@ -71,7 +75,9 @@ class DemoData:
 
         segments: list[Segment] = []
         labels = reader.labels() if relabels else None
+        labelled: set[int] = set()
         if labels is not None:
+            labelled = set(labels.episode_index.astype(int))
             achieved = labels[labels.achieved]
             for (ep, start, end, task), rows in achieved.groupby(
                 ["episode_index", "start_frame", "end_frame", "task"]
@@ -79,16 +85,15 @@ class DemoData:
                 said = list(rows.instruction)
                 extra = phrasings(task, said[0]) if bool(rows.original.any()) else said
                 segments.append(Segment(int(ep), int(start), int(end), ids(said + extra)))
-        else:
-            for ep in range(n_eps):
-                info = reader.info_of(ep)
-                if info.get("success", True):
-                    said = info.get("instruction") or reader.episodes[ep]["tasks"][0]
-                    segments.append(
-                        Segment(
-                            ep, 0, reader.episodes[ep]["length"], ids(phrasings(info.get("task", ""), said))
-                        )
-                    )
+        for ep in sorted(set(range(n_eps)) - labelled):  # episodes the labels do not cover (all, without)
+            info = reader.info_of(ep)
+            # An expert episode teaches its instruction when it succeeded; a policy episode's labels are
+            # the expert's corrections of every visited state (DAgger), whatever the outcome.
+            if info.get("success", True) or info.get("source") == "policy":
+                said = info.get("instruction") or reader.episodes[ep]["tasks"][0]
+                segments.append(
+                    Segment(ep, 0, reader.episodes[ep]["length"], ids(phrasings(info.get("task", ""), said)))
+                )
         if not segments:
             raise ValueError(f"{root} has no successful episodes or achieved labels to learn from")
         self.instructions = list(texts)
@@ -133,17 +138,35 @@ class DemoData:
     def cameras(self) -> list[str]:
         return [k.removeprefix("observation.images.") for k in self.cache.images]
 
+    def targets(self, g: np.ndarray, segs: list[Segment]) -> tuple[np.ndarray, np.ndarray]:
+        """The K action targets of frames `g` (global) in segments `segs`, and each one's keyframe.
+        Past a segment's end the hand holds still where it ended, gripper as it was."""
+        starts = self.cache.episode_starts
+        ends = np.array([starts[s.episode] + s.end - 1 for s in segs])
+        steps = g[:, None] + np.arange(self.chunk)[None, :]
+        at = np.minimum(steps, ends[:, None])
+        actions = self.cache.columns["action"][at].astype(np.float64)
+        actions[..., :6][steps > ends[:, None]] = 0.0
+        if self.relative:  # where the expert sent the hand at t+k, as an offset from the hand at t
+            states = self.cache.columns["observation.state"]
+            position, quaternion = commanded_pose(np.asarray(states[at], np.float64), actions)
+            actions[..., 0:3], actions[..., 3:6] = relative_to(
+                position, quaternion, np.asarray(states[g], np.float64)[:, None]
+            )
+        return actions.astype(np.float32), np.minimum(self.next_switch[g], ends)
+
+    def action_statistics(self, samples: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(K, A) mean and std of the training targets (what the policy normalizes its outputs by)."""
+        frames, owners = self.train_index
+        pick = np.random.default_rng(seed).integers(len(frames), size=min(samples, len(frames)))
+        actions, _ = self.targets(frames[pick], [self.segments[o] for o in owners[pick]])
+        return actions.mean(0), actions.std(0)
+
     def batch(self, rng: np.random.Generator, size: int, split: str = "train") -> dict[str, torch.Tensor]:
         frames, owners = self.train_index if split == "train" else self.val_index
         pick = rng.integers(len(frames), size=size)
         g, segs = frames[pick], [self.segments[o] for o in owners[pick]]
-        starts = self.cache.episode_starts
-        ends = np.array([starts[s.episode] + s.end - 1 for s in segs])
-        steps = g[:, None] + np.arange(self.chunk)[None, :]
-        beyond = steps > ends[:, None]
-        actions = self.cache.columns["action"][np.minimum(steps, ends[:, None])].copy()
-        actions[..., :6][beyond] = 0.0  # past the segment's end: hold still, gripper as it was
-        keyframes = np.minimum(self.next_switch[g], ends)
+        actions, keyframes = self.targets(g, segs)
         states = self.cache.columns["observation.state"]
         instruction = np.array([s.instructions[rng.integers(len(s.instructions))] for s in segs])
         order = np.argsort(g)  # memory-mapped reads in file order
@@ -156,7 +179,7 @@ class DemoData:
             "images": images,
             "state": torch.from_numpy(np.asarray(states[g], dtype=np.float32)),
             "cond": self.embeddings[instruction],
-            "actions": torch.from_numpy(actions.astype(np.float32)),
+            "actions": torch.from_numpy(actions),
             "goal": torch.from_numpy(np.asarray(states[keyframes], dtype=np.float32)),
         }
 

@@ -24,7 +24,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from data_collection import cluster
-from policy.policy import Policy
+from policy.policy import EXECUTIONS, Policy
 from policy.rollouts import EpisodeResult, env_config_for, rollout
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
@@ -45,6 +45,10 @@ class EvalConfig:
     videos: int = 4  # rollout videos to write (the first episodes of evenly spaced tasks)
     output_dir: str | None = None  # default: Hydra's run directory
     ray: cluster.RayConfig = field(default_factory=cluster.RayConfig)
+    # How the chunks are executed (default: as the checkpoint says): ensemble, or chunk = receding
+    # horizon, re-planning every `replan_every` steps.
+    execution: str | None = None
+    replan_every: int | None = None
 
 
 @dataclass
@@ -94,15 +98,29 @@ def plan(cfg: EvalConfig, suite: TaskSuite) -> list[Job]:
 class EvalWorker:
     """A Ray actor: one policy and one simulator."""
 
-    def __init__(self, checkpoint: str, env: EnvConfig) -> None:
+    def __init__(self, checkpoint: str, env: EnvConfig, execution: tuple = (None, None)) -> None:
         import torch
 
         torch.set_num_threads(1)  # one core per worker: workers, not threads, use the machine
-        self.policy = Policy.from_pretrained(checkpoint)
+        self.policy = with_execution(Policy.from_pretrained(checkpoint), *execution)
         self.env = TabletopEnv(env_config_for(self.policy, env), split="all")
 
     def run(self, job: Job) -> EpisodeResult:
         return rollout(self.policy, self.env, job.task, job.seed, job.instruction, record=job.video)
+
+
+def with_execution(policy: Policy, execution: str | None, replan_every: int | None) -> Policy:
+    """The policy executing its chunks as asked (None: as its checkpoint says); checked here."""
+    if execution is not None:
+        policy.config.execution = execution
+    if replan_every is not None:
+        policy.config.replan_every = replan_every
+    if policy.config.execution not in EXECUTIONS:
+        raise ValueError(f"execution={policy.config.execution!r}; valid: {', '.join(EXECUTIONS)}")
+    if policy.config.replan_every < 1:
+        raise ValueError(f"replan_every={policy.config.replan_every}; it must be at least 1")
+    policy.reset()
+    return policy
 
 
 def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) -> dict:
@@ -113,6 +131,7 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
         raise ValueError("which policy? usage: bcz eval checkpoint=PATH")
     cluster.check_address(cfg.ray)
     policy = Policy.from_pretrained(cfg.checkpoint)  # fails fast on a bad path, before Ray starts
+    with_execution(policy, cfg.execution, cfg.replan_every)
     env_config_for(policy, cfg.env)
     suite = TaskSuite.load(cfg.env.suite)
     jobs = plan(cfg, suite)
@@ -121,7 +140,8 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
     results: list[tuple[Job, EpisodeResult]] = []
     try:
         remote = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(EvalWorker)
-        workers = [remote.remote(cfg.checkpoint, cfg.env) for _ in range(cfg.workers)]
+        execution = (cfg.execution, cfg.replan_every)
+        workers = [remote.remote(cfg.checkpoint, cfg.env, execution) for _ in range(cfg.workers)]
         pending = {workers[i % len(workers)].run.remote(job): job for i, job in enumerate(jobs)}
         with Progress(console=console, transient=True) as progress:
             bar = progress.add_task("evaluate", total=len(jobs))

@@ -52,6 +52,7 @@ class TrainConfig:
     log_every: int = 25
     rollouts: RolloutConfig = field(default_factory=RolloutConfig)
     checkpoint_every: int = 1000  # steps, into checkpoints/last
+    snapshot_every_minutes: float = 0.0  # also keep checkpoints/min_XXX every N training minutes (0: never)
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda
     threads: int | None = None  # torch CPU threads (default: all cores)
@@ -132,18 +133,20 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     if policy is None and cfg.policy.encoder == "onehot":
         cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]
     encoder = policy.encoder if policy is not None else make_encoder(cfg.policy)
+    actions = (policy.config if policy is not None else cfg.policy).actions
     data = DemoData(
         cfg.dataset,
         encoder,
         cfg.policy.chunk,
         suite=suite,
+        actions=actions,
         relabels=cfg.relabels,
         val_fraction=cfg.val_fraction,
         seed=cfg.seed,
     )
     if policy is None:
         policy = Policy(config_from_data(cfg.policy, data), encoder.dim)
-        policy.set_statistics(data.cache.stats)
+        policy.set_statistics(data.cache.stats, data.action_statistics() if data.relative else None)
     policy.check_features(data.features, "dataset")
     mix = None
     if cfg.mix_dataset:
@@ -152,6 +155,7 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
             policy.encoder,
             cfg.policy.chunk,
             suite=suite,
+            actions=actions,
             relabels=cfg.relabels,
             val_fraction=0.0,
             seed=cfg.seed,
@@ -192,6 +196,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     next_eval = (
         (len(state["evals"]) + 1) * cfg.rollouts.every_minutes * 60 if cfg.rollouts.every_minutes else None
     )
+    every = cfg.snapshot_every_minutes * 60
+    next_snapshot = (math.floor(state["seconds"] / every) + 1) * every if every else None
     losses, wait_time, step_time = [], 0.0, 0.0
     progress = Progress(
         TextColumn("[bold]train"),
@@ -264,6 +270,12 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
                     writer.add_scalar("val/loss", state["val_loss"], state["step"])
                 if state["step"] % cfg.checkpoint_every == 0:
                     save_checkpoint(policy, optimizer, state, last, cfg)
+                if next_snapshot is not None and state["seconds"] >= next_snapshot:
+                    minutes = round(next_snapshot / 60)
+                    policy.save_pretrained(
+                        output_dir / "checkpoints" / f"min_{minutes:03d}", extra=_meta(cfg, state)
+                    )
+                    next_snapshot += every
                 if next_eval is not None and state["seconds"] >= next_eval:
                     run_rollouts(policy, cfg, state, writer, output_dir, console, device)
                     next_eval += cfg.rollouts.every_minutes * 60

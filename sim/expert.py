@@ -99,6 +99,11 @@ class ScriptedExpert:
             return np.array([0, 0, 0, 0, 0, 0, float(state.gripper_width < 0.07)], dtype=np.float32)
         return self._control(waypoint, state)
 
+    def follow(self, executed: np.ndarray) -> None:
+        """Someone else moved the hand (a policy the expert is labelling, DAgger): the next command's
+        acceleration limit starts from that motion instead of the expert's own last command."""
+        self._last_step = np.asarray(executed[:3], dtype=np.float64).copy()
+
     def _advance(self, state: SceneState) -> Waypoint | None:
         for _ in range(len(self.phases) + 1):  # a phase may end immediately; never loop forever
             if self.done:

@@ -30,6 +30,11 @@ class ObjectKind:
     container: bool = False
     tall: bool = False  # can be knocked over
     grasp_symmetry: float = math.pi  # rad; grasp yaw is defined modulo this
+    # rad: how far the fingers may be turned from the object's grasp yaw and still hold it (measured:
+    # blocks at any turn, ducks at 60 degrees; tests/test_experts.py). The expert turns the hand only
+    # as far as needed to get inside this band, so demonstrations do not ask the policy to read
+    # orientations it need not.
+    grasp_yaw_tolerance: float = 0.0
     builder: Callable[[int, list[float]], int] | None = None
 
     def build(self, client: int, rgba: list[float]) -> int:
@@ -139,6 +144,7 @@ KINDS: dict[str, ObjectKind] = {
             grasp_z=BLOCK / 2,
             graspable=True,
             grasp_symmetry=math.pi / 2,
+            grasp_yaw_tolerance=math.pi / 4,
             builder=_primitive(
                 dict(shapeType=p.GEOM_BOX, halfExtents=[BLOCK / 2] * 3),
                 dict(shapeType=p.GEOM_BOX, halfExtents=[BLOCK / 2] * 3),
@@ -152,6 +158,7 @@ KINDS: dict[str, ObjectKind] = {
             0.0102,
             grasp_z=0.022,
             graspable=True,
+            grasp_yaw_tolerance=math.pi / 3,
             builder=_urdf("duck_vhacd.urdf", 0.6, euler=(math.pi / 2, 0, 0)),
         ),
         ObjectKind(

@@ -58,3 +58,41 @@ def test_expert_recovers_under_dart_noise(random_env):
         if terminated or truncated:
             break
     assert info["success"]
+
+
+def test_grasp_yaw_turns_the_hand_only_as_far_as_the_grasp_needs():
+    import math
+
+    from sim.skills.base import grasp_yaw
+
+    quarter, band = math.pi / 2, math.radians(30)
+    assert grasp_yaw(math.radians(20), 0.0, quarter, band) == 0.0  # already within the band: no turn
+    assert grasp_yaw(math.radians(40), 0.0, quarter, band) == pytest.approx(math.radians(10))
+    assert grasp_yaw(math.radians(-40), 0.0, quarter, band) == pytest.approx(math.radians(-10))
+    assert grasp_yaw(math.radians(70), 0.0, quarter, band) == 0.0  # a quarter turn away it is -20 degrees
+    assert grasp_yaw(math.radians(80), 0.0, quarter, 0.0) == pytest.approx(math.radians(-10))  # no band
+
+
+@pytest.mark.parametrize("kind", ["block", "duck"])
+def test_objects_are_grasped_within_their_yaw_tolerance(suite, kind):
+    """The tolerance the expert relies on holds: fingers turned that far from the object still lift it."""
+    from robot.pybullet_arm.panda import yaw_quaternion
+    from sim.expert import rotation_error
+    from sim.skills.base import grasp_point
+
+    env = TabletopEnv(blind_config(), suite=suite, split="all")
+    try:
+        _, info = env.reset(seed=4, options={"task": f"pick_up/yellow_{kind}"})
+        obj = env.scene_state()[f"yellow_{kind}"]
+        yaw = obj.yaw + obj.geometry.grasp_yaw_tolerance  # the worst turn the expert leaves
+        for t in range(70):
+            s = env.scene_state()
+            goal = grasp_point(obj) if 25 <= t < 45 else np.array([*obj.position[:2], 0.2])
+            move = np.clip(goal - s.ee_position, -0.02, 0.02)
+            turn_to = np.clip(rotation_error(s.ee_orientation, yaw_quaternion(yaw)), -0.2, 0.2)
+            _, _, terminated, _, info = env.step(np.array([*move, *turn_to, float(t >= 40)], np.float32))
+            if terminated:
+                break
+        assert info["success"]
+    finally:
+        env.close()

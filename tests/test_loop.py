@@ -7,46 +7,58 @@ import time
 import numpy as np
 import pytest
 
-from deploy.loop import ChunkExecutor, ControlLoop, LoopConfig
+from deploy.loop import ControlLoop, LoopConfig
+from policy.execution import ChunkExecutor
 from policy.policy import Policy, PolicyConfig
 from policy.rollouts import env_config_for
+from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES
 from robot.safety import SafeRobot, SafetyConfig
 from sim.robot import SimRobot, SimRobotConfig
 
 
-def chunk(value: float, k: int = 4) -> np.ndarray:
-    c = np.zeros((k, 7), np.float32)
-    c[:, 0] = value + np.arange(k)
-    c[:, 6] = 1.0
-    return c
+def targets(x0: float, k: int = 4) -> np.ndarray:
+    """k absolute targets moving along x from x0, hand pointing down, gripper closed."""
+    t = np.zeros((k, 8))
+    t[:, 0] = x0 + np.arange(k)
+    t[:, 3:7] = [1.0, 0.0, 0.0, 0.0]
+    t[:, 7] = 1.0
+    return t
 
 
-def test_first_executes_the_newest_chunk_aligned_in_time():
+START = np.array([0.0, 0, 0, 1, 0, 0, 0, 0])  # the pose a chunk was planned from
+STATE = np.array([0.5, 0, 0, 1, 0, 0, 0, 0.08], np.float32)  # where the hand is now
+
+
+def test_first_aims_at_the_newest_chunk_aligned_in_time():
     ex = ChunkExecutor("first", 0.25, substeps=1, chunk=4)
-    assert ex.action(0) is None
-    ex.add(0, chunk(10))
-    ex.add(2, chunk(20))  # planned from step 2's observation
-    assert ex.action(3)[0] == pytest.approx(21)  # second action of the newest chunk
-    assert ex.action(6) is None  # past its end: the caller holds
+    assert ex.action(0, STATE) is None
+    ex.add(0, targets(10), START)
+    ex.add(2, targets(20), START)  # planned from step 2's observation
+    a = ex.action(3, STATE)
+    assert a[0] == pytest.approx(21 - 0.5)  # second target of the newest chunk, from where the hand is
+    np.testing.assert_allclose(a[3:6], 0, atol=1e-9)  # already pointing the right way
+    assert a[6] == 1.0
+    assert ex.action(6, STATE) is None  # past its end: the caller holds
 
 
-def test_ensemble_averages_and_substeps_split_actions():
+def test_ensemble_averages_targets_and_substeps_interpolate():
     ex = ChunkExecutor("ensemble", 0.0, substeps=1, chunk=4)
-    ex.add(0, chunk(10))
-    ex.add(1, chunk(20))
-    assert ex.action(1)[0] == pytest.approx((11 + 20) / 2)
+    ex.add(0, targets(10), START)
+    ex.add(1, targets(20), START)
+    assert ex.target(1)[0] == pytest.approx((11 + 20) / 2)
     fast = ChunkExecutor("first", 0.0, substeps=3, chunk=4)
-    fast.add(0, chunk(3))
-    assert [fast.action(s)[0] for s in range(6)] == pytest.approx([1, 1, 1, 4 / 3, 4 / 3, 4 / 3])
-    assert fast.action(0)[6] == 1.0  # the gripper is not divided
+    fast.add(0, targets(3), START)
+    xs = [fast.target(s)[0] for s in range(6)]
+    assert xs == pytest.approx([1, 2, 3, 3 + 1 / 3, 3 + 2 / 3, 4])  # from the start pose to each target
+    assert fast.target(0)[7] == 1.0  # the gripper is the target's, not interpolated
 
 
 def tiny_policy() -> Policy:
     cfg = PolicyConfig(
         cameras=["scene", "wrist"],
         image_size=[32, 32],
-        state_names=[f"s{i}" for i in range(8)],
-        action_names=[f"a{i}" for i in range(7)],
+        state_names=list(EE_STATE_NAMES),
+        action_names=list(EE_ACTION_NAMES),
     )
     cfg.vit.width, cfg.vit.depth, cfg.vit.heads, cfg.vit.stem_channels, cfg.vit.token_grid = (
         32,
@@ -106,7 +118,9 @@ def test_new_instruction_switches_at_once(sim_robot):
     loop.set_instruction("pick up the red block")
     for _ in range(5):
         loop.tick()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 5.0  # the first plan also embeds the instruction
+    while not loop.executor.chunks and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert loop.executor.chunks
     loop.set_instruction("knock over the green bottle")
     assert not loop.executor.chunks and loop.instruction == "knock over the green bottle"

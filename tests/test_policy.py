@@ -11,6 +11,7 @@ from policy.language import OneHotTaskEncoder, SentenceEncoder
 from policy.policy import FeatureMismatchError, Policy, PolicyConfig
 from policy.rollouts import RolloutConfig, env_config_for, rollout
 from policy.train import TrainConfig, train
+from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES
 from sim.env import TabletopEnv
 
 TINY = dict(width=32, depth=1, heads=2, stem_channels=[8, 16], token_grid=2)
@@ -99,14 +100,14 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
     rng = np.random.default_rng(0)
     batch = data.batch(rng, 64)
     fresh = Policy(policy.config, policy.cond_dim)
-    fresh.set_statistics(data.cache.stats)
+    fresh.set_statistics(data.cache.stats, data.action_statistics())
     with torch.no_grad():
         before = float(fresh.eval().loss(batch["images"], batch["state"], batch["cond"], batch["actions"])[0])
         after = float(policy.loss(batch["images"], batch["state"], batch["cond"], batch["actions"])[0])
     assert after < 0.7 * before, (before, after)
     np.testing.assert_allclose(
-        policy.action_std[:6].numpy(), np.maximum(data.cache.stats["action"]["std"][:6], 1e-3), rtol=1e-5
-    )  # normalization travels inside the checkpoint
+        policy.action_std[:, :6].numpy(), np.maximum(data.action_statistics()[1][:, :6], 1e-3), rtol=1e-5
+    )  # normalization (per chunk step) travels inside the checkpoint
 
 
 def test_keyframes_are_the_next_gripper_switch_within_the_episode(tiny_dataset, encoder):
@@ -145,6 +146,7 @@ def test_feature_mismatch_names_the_difference(tiny_dataset, encoder):
         image_size=[32, 32],
         state_names=["a"] * 8,
         action_names=["dx", "dy", "dz", "drx", "dry", "drz", "gripper"],
+        actions="delta",  # chunk-relative actions would refuse these state names at once
     )
     cfg.vit = type(cfg.vit)(**TINY)
     policy = Policy(cfg, 384)
@@ -174,8 +176,8 @@ def test_select_action_runs_a_rollout(tiny_dataset, tmp_path, suite, execution):
         image_size=[32, 32],
         execution=execution,
         replan_every=3,
-        state_names=[f"s{i}" for i in range(8)],
-        action_names=[f"a{i}" for i in range(7)],
+        state_names=list(EE_STATE_NAMES),
+        action_names=list(EE_ACTION_NAMES),
     )
     cfg.vit = type(cfg.vit)(**TINY)
     policy = Policy(cfg, 384).eval()

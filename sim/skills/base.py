@@ -7,12 +7,13 @@ so each skill file only says what is particular to it.
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
 
-from sim.expert import Phase, Waypoint, nearest_yaw
+from sim.expert import Phase, Waypoint, nearest_yaw, wrap
 from sim.predicates import held
 from sim.state import ObjectState, SceneState
 from sim.suite import TaskSpec
@@ -102,12 +103,21 @@ def rise(gripper: float) -> WaypointFn:
     return target
 
 
+def grasp_yaw(object_yaw: float, hand_yaw: float, symmetry: float, tolerance: float) -> float:
+    """The hand yaw to grasp at: the current one when it is within `tolerance` of a grasp yaw of the
+    object, else turned just far enough to get within it (a function of the state without jumps except
+    at the symmetry's far end, so a policy can learn it)."""
+    error = wrap(nearest_yaw(object_yaw, hand_yaw, symmetry) - hand_yaw)
+    excess = abs(error) - tolerance
+    return hand_yaw if excess <= 0 else hand_yaw + math.copysign(excess, error)
+
+
 def grasp(target: str) -> list[Phase]:
     """Travel above the object, descend, close the fingers, lift; retry if the grasp did not hold."""
 
     def yaw(s: SceneState) -> float:
         obj = s[target]
-        return nearest_yaw(obj.yaw, s.ee_yaw, obj.geometry.grasp_symmetry)
+        return grasp_yaw(obj.yaw, s.ee_yaw, obj.geometry.grasp_symmetry, obj.geometry.grasp_yaw_tolerance)
 
     def above(s: SceneState) -> Waypoint:
         x, y, _ = grasp_point(s[target])

@@ -1,0 +1,247 @@
+"""`bcz dagger`: on-policy corrections. The policy drives, the scripted expert labels every state it reaches.
+
+Behavior cloning only ever sees states the expert visits; a policy that drifts 2 cm lands in states no
+demonstration covers and stalls there. The scripted expert plans from privileged sim state, so it can
+say what to do from *any* state. Each round:
+
+1. Ray workers roll out the current policy (`bcz collect`'s machinery: job j is always the same
+   episode, crashed workers are restarted and their episode retried). Every frame is recorded with
+   the expert's action for that state as its label. When the policy strays (its motion differs from
+   the expert's by more than `takeover_error` for `patience` steps in a row, or it disagrees on the
+   gripper that long) the expert takes over for `takeover_steps` steps, as a human does in BC-Z's
+   HG-DAgger; those frames are flagged `intervention`.
+2. The episodes are appended to the dataset with `bcz/source = policy` (training uses every one of
+   them, failed or not: the labels are right either way).
+3. The policy is fine-tuned on the grown dataset, from the round's policy.
+4. Success is measured: the round's own rollouts (with and without takeovers) and, with
+   `eval_episodes`, a `bcz eval` of the new policy on the round's tasks.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from data_collection import cluster
+from data_collection.collect import CollectConfig, collect
+from data_collection.dataset import DatasetReader
+from data_collection.episode import Episode, EpisodeInfo, EpisodeRecorder, encode_episode
+from data_collection.video import VideoConfig
+from policy.evaluate import EvalConfig, evaluate
+from policy.policy import Policy
+from policy.pose import GRIPPER
+from policy.rollouts import env_config_for
+from policy.train import TrainConfig, train
+from sim.config import EnvConfig
+from sim.env import TabletopEnv
+
+SEED_BASE = 1_000_000  # DAgger episode seeds: far from collection (0, 1, ...) and evaluation (10,000 + ...)
+
+
+@dataclass
+class DaggerConfig:
+    checkpoint: str | None = None  # the policy to start from
+    dataset: str = "datasets/tabletop"  # the labelled episodes are appended here
+    output_dir: str | None = None  # rounds' checkpoints and dagger.json (default: Hydra's run directory)
+    rounds: int = 3
+    episodes_per_round: int = 100
+    split: str = "train"  # tasks to roll out: train | held_out | all
+    tasks: list[str] | None = None  # instead of the split: task ids or glob patterns
+    env: EnvConfig = field(default_factory=EnvConfig)  # cameras are resized to the policy's
+    takeover_error: float = 0.02  # m: policy and expert motion this far apart counts as straying
+    patience: int = 3  # steps of straying (or gripper disagreement) before the expert takes over
+    takeover_steps: int = 5  # steps the expert drives before handing back
+    minutes_per_round: float = 10.0  # fine-tuning budget per round
+    train: TrainConfig = field(default_factory=TrainConfig)  # fine-tuning settings (dataset, init set here)
+    eval_episodes: int = 0  # per task of the round's tasks after each round (0: the rollouts only)
+    workers: int = 2
+    seed: int = 0
+    ray: cluster.RayConfig = field(default_factory=cluster.RayConfig)
+
+
+@dataclass
+class Takeover:
+    """When the expert takes the hand from the policy (simulated HG-DAgger intervention)."""
+
+    error: float
+    patience: int
+    steps: int
+    straying: int = 0
+    left: int = 0
+
+    def expert_drives(self, proposed: np.ndarray, label: np.ndarray) -> bool:
+        if self.left == 0:
+            apart = np.linalg.norm(proposed[:3] - label[:3]) > self.error
+            gripper = (proposed[GRIPPER] > 0.5) != (label[GRIPPER] > 0.5)
+            self.straying = self.straying + 1 if apart or gripper else 0
+            if self.straying >= self.patience:
+                self.left, self.straying = self.steps, 0
+        if self.left > 0:
+            self.left -= 1
+            return True
+        return False
+
+
+def play_policy(
+    env: TabletopEnv, policy: Policy, task: str, seed: int, takeover: Takeover, job: int
+) -> Episode:
+    """One episode driven by `policy` (the expert taking over when it strays), every frame labelled with
+    the expert's action for the state it shows."""
+    obs, info = env.reset(seed=seed, options={"task": task})
+    policy.reset()
+    expert = env.expert()
+    recorder = EpisodeRecorder(list(env.scene.bodies))
+    while True:
+        scene = env.scene_state()
+        label = expert.act(scene)
+        proposed = policy.select_action(obs, info["instruction"])
+        expert_drives = takeover.expert_drives(proposed, label)
+        executed = label if expert_drives else proposed
+        recorder.add(obs, label, scene, intervention=expert_drives)
+        expert.follow(executed)
+        obs, _, terminated, truncated, info = env.step(executed)
+        if terminated or truncated:
+            break
+    recorder.add_final(obs, env.scene_state())
+    info = EpisodeInfo(
+        info["instruction"], info["task"], bool(info["success"]), "policy", list(env.scene.bodies), job, seed
+    )
+    return recorder.finish(info)
+
+
+class DaggerWorker:
+    """A Ray actor (the `worker` of `collect`): one policy, one simulator."""
+
+    def __init__(
+        self, checkpoint: str, env: EnvConfig, split: str, video: VideoConfig, takeover: tuple
+    ) -> None:
+        import torch
+
+        torch.set_num_threads(1)  # one core per worker
+        self.policy = Policy.from_pretrained(checkpoint)
+        self.env = TabletopEnv(env, split=split)
+        self.video, self.takeover = video, takeover
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+    def run(self, job: int, seed: int, task: str, dart: float):
+        episode = play_policy(self.env, self.policy, task, seed, Takeover(*self.takeover), job)
+        return encode_episode(episode, self.env.config.robot.control_hz, self.video)
+
+
+def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) -> list[dict]:
+    console = console or Console()
+    if not cfg.checkpoint:
+        raise ValueError("which policy? usage: bcz dagger checkpoint=PATH dataset=PATH")
+    policy = Policy.from_pretrained(cfg.checkpoint)  # fails fast on a bad path
+    env = env_config_for(policy, cfg.env)
+    checkpoint, rounds = str(cfg.checkpoint), []
+    takeover = (cfg.takeover_error, cfg.patience, cfg.takeover_steps)
+    started_here = cluster.connect(cfg.ray, cfg.workers)
+    try:
+        for r in range(1, cfg.rounds + 1):
+            reader = DatasetReader(cfg.dataset)
+            first = 1 + max(
+                [int(reader.info_of(i).get("job", -1)) for i in range(reader.num_episodes)] + [-1]
+            )
+            collect_cfg = CollectConfig(
+                env=env,
+                output=cfg.dataset,
+                episodes=reader.num_episodes + cfg.episodes_per_round,
+                split=cfg.split,
+                tasks=cfg.tasks,
+                workers=cfg.workers,
+                seed=SEED_BASE + cfg.seed,
+                resume=True,
+                ray=cfg.ray,
+            )
+            console.print(f"round {r}: {cfg.episodes_per_round} episodes driven by {checkpoint}")
+            worker_args = (checkpoint, env, cfg.split, collect_cfg.video, takeover)
+            jobs = range(first, first + cfg.episodes_per_round)  # new job ids: never taken for done
+            result = collect(collect_cfg, worker=DaggerWorker, worker_args=worker_args, jobs=jobs)
+            rollouts = _rollout_figures(cfg.dataset, result.committed)
+            train_cfg = copy.deepcopy(cfg.train)
+            train_cfg.dataset, train_cfg.init_from = cfg.dataset, checkpoint
+            train_cfg.max_minutes, train_cfg.rollouts.every_minutes = cfg.minutes_per_round, 0
+            train_cfg.output_dir = str(output_dir / f"round_{r}")
+            trained = train(train_cfg, output_dir / f"round_{r}", console)
+            checkpoint = trained["checkpoint"]
+            entry = {"round": r, "checkpoint": checkpoint, **rollouts}
+            if cfg.eval_episodes:
+                eval_cfg = EvalConfig(
+                    checkpoint=checkpoint,
+                    env=cfg.env,
+                    tasks=cfg.tasks,
+                    splits=["train", "held_out"] if cfg.split == "all" else [cfg.split],
+                    episodes_per_task=cfg.eval_episodes,
+                    workers=cfg.workers,
+                    videos=0,
+                    ray=cfg.ray,
+                )
+                entry["eval"] = evaluate(eval_cfg, output_dir / f"round_{r}" / "eval", console)["success"]
+            rounds.append(entry)
+            (output_dir / "dagger.json").write_text(json.dumps(rounds, indent=2))
+    finally:
+        cluster.disconnect(started_here)
+    console.print(summary(rounds))
+    return rounds
+
+
+def _rollout_figures(dataset: str, committed: list[int]) -> dict:
+    """Success of the round's policy-driven episodes, and how much of them the expert drove."""
+    reader = DatasetReader(dataset)
+    infos = [reader.info_of(i) for i in committed]
+    flags = [np.asarray(reader.frames(i)["intervention"], dtype=bool).reshape(-1) for i in committed]
+    alone = [i["success"] for i, f in zip(infos, flags, strict=True) if not f.any()]
+    return {
+        "episodes": len(committed),
+        "success": float(np.mean([i["success"] for i in infos])) if infos else float("nan"),
+        "success_without_takeover": float(np.mean(alone)) if alone else None,
+        "episodes_with_takeover": sum(bool(f.any()) for f in flags),
+        "expert_frames": float(np.mean(np.concatenate(flags))) if flags else float("nan"),
+    }
+
+
+def summary(rounds: list[dict]) -> Table:
+    table = Table(title="bcz dagger")
+    cols = (
+        "round",
+        "rollouts",
+        "rollout success (policy before the round)",
+        "without takeover",
+        "taken over",
+        "expert-driven frames",
+        "eval after the round",
+    )
+    for col in cols:
+        table.add_column(col, justify="right")
+    for e in rounds:
+        ev = ", ".join(f"{k} {v:.0%}" for k, v in e.get("eval", {}).items()) or "-"
+        table.add_row(
+            str(e["round"]),
+            str(e["episodes"]),
+            f"{e['success']:.0%}",
+            "-" if e["success_without_takeover"] is None else f"{e['success_without_takeover']:.0%}",
+            str(e["episodes_with_takeover"]),
+            f"{e['expert_frames']:.0%}",
+            ev,
+        )
+    return table
+
+
+def main(cfg) -> None:
+    config: DaggerConfig = OmegaConf.to_object(cfg)
+    output_dir = Path(config.output_dir or HydraConfig.get().runtime.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    dagger(config, output_dir)
