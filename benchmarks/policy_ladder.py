@@ -110,8 +110,9 @@ def train(rung: Rung, dataset: Path, out: Path, overrides: list[str], snapshots:
     run(cmd, out / "train.log")
 
 
-def evaluate(rung: Rung, checkpoint: Path, episodes: int) -> dict:
-    result = checkpoint / f"eval_{episodes}.json"
+def evaluate(rung: Rung, checkpoint: Path, episodes: int, overrides: list[str], workers: int) -> dict:
+    tag = "_".join(o.replace("=", "-") for o in overrides)
+    result = checkpoint / f"eval_{episodes}{'_' + tag if tag else ''}.json"
     if not result.is_file():
         cmd = [
             *BCZ,
@@ -119,8 +120,10 @@ def evaluate(rung: Rung, checkpoint: Path, episodes: int) -> dict:
             f"checkpoint={checkpoint}",
             f"episodes_per_task={episodes}",
             f"output_dir={checkpoint / 'eval'}",
+            f"workers={workers}",
             "videos=2",
             *rung.env,
+            *overrides,
         ]
         if rung.eval_tasks:
             cmd.append(f"tasks={quoted(rung.eval_tasks)}")
@@ -147,27 +150,35 @@ def main() -> None:
         "--arm", action="append", default=[], help='NAME="train overrides" (default: "default")'
     )
     parser.add_argument("--minutes", type=float, help="training budget (default: the rung's)")
+    parser.add_argument("--demos", type=int, help="demonstrations to collect (default: the rung's)")
     parser.add_argument("--episodes", type=int, help="evaluation episodes per task (default: the rung's)")
     parser.add_argument("--snapshots", type=int, default=3, help="checkpoints scored along training")
+    parser.add_argument("--eval", default="", help='eval overrides, e.g. "execution=ensemble"')
+    parser.add_argument("--workers", type=int, default=2, help="evaluation workers")
     parser.add_argument("--root", type=Path, default=Path("."), help="where datasets/ and runs/ladder/ live")
     args = parser.parse_args()
     rung = RUNGS[args.rung]
     rung.minutes = args.minutes or rung.minutes
+    rung.episodes = args.demos or rung.episodes
     episodes = args.episodes or rung.eval_episodes
     console = Console()
-    dataset = args.root / "datasets" / f"ladder_{rung.name}"
+    dataset = args.root / "datasets" / f"ladder_{rung.name}_{rung.episodes}"
     collect(rung, dataset, console)
     arms = [a.partition("=") for a in args.arm] or [("default", "=", "")]
-    table = Table(title=f"rung {args.rung}: {rung.name} ({rung.episodes} demos; target {rung.target})")
+    title = f"rung {args.rung}: {rung.name} ({rung.episodes} demos; target {rung.target})"
+    table = Table(title=title + (f"; eval {args.eval}" if args.eval else ""))
     for col in ("arm", "training min", "samples", "train tasks", "held-out tasks"):
         table.add_column(col, justify="left" if col == "arm" else "right")
     for name, _, overrides in arms:
-        out = args.root / "runs" / "ladder" / rung.name / name
+        out = args.root / "runs" / "ladder" / f"{rung.name}_{rung.episodes}" / name
         train(rung, dataset, out, overrides.split(), args.snapshots, console)
-        checkpoints = [*sorted((out / "checkpoints").glob("min_*")), out / "checkpoints" / "final"]
+        final = out / "checkpoints" / "final"
+        budget = json.loads((final / "config.json").read_text())["train_minutes"]
+        snapshots = [c for c in sorted((out / "checkpoints").glob("min_*")) if int(c.name[4:]) < budget - 0.5]
+        checkpoints = [*snapshots, final]  # the last snapshot is the final one when the budget divides
         for ckpt in checkpoints:
             console.print(f"evaluating {ckpt}")
-            summary = evaluate(rung, ckpt, episodes)
+            summary = evaluate(rung, ckpt, episodes, args.eval.split(), args.workers)
             meta = json.loads((ckpt / "config.json").read_text())
             table.add_row(
                 name,

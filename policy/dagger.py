@@ -105,6 +105,8 @@ def play_policy(
         proposed = policy.select_action(obs, info["instruction"])
         expert_drives = takeover.expert_drives(proposed, label)
         executed = label if expert_drives else proposed
+        if expert_drives:  # the policy's plans are stale once the expert has moved the hand
+            policy.drop_plans()
         recorder.add(obs, label, scene, intervention=expert_drives)
         expert.follow(executed)
         obs, _, terminated, truncated, info = env.step(executed)

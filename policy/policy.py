@@ -103,7 +103,7 @@ class Policy(nn.Module):
         self.register_buffer("image_std", torch.full((n_cam, 3, 1, 1), 0.25))
         self.register_buffer("state_mean", torch.zeros(n_state))
         self.register_buffer("state_std", torch.ones(n_state))
-        # per chunk step: offsets k steps ahead spread k times wider than the next one
+        # (K, A): every chunk step has its own statistics (offsets further ahead spread wider)
         self.register_buffer("action_mean", torch.zeros(config.chunk, n_action))
         self.register_buffer("action_std", torch.ones(config.chunk, n_action))
         self._encoder: TextEncoder | None = None
@@ -247,13 +247,17 @@ class Policy(nn.Module):
         self._step = 0
         self._embedded: tuple[str, torch.Tensor] | None = None
 
+    def drop_plans(self) -> None:
+        """Forget the planned chunks (someone else moved the arm): the next action is planned afresh."""
+        self._executor.clear()
+
     @torch.no_grad()
     def select_action(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
         """One delta action for a robot observation ({"state": ..., camera: HxWx3 uint8}) and an
         instruction: plan (every step when ensembling, every `replan_every` steps otherwise), then
         aim at the executed target from the current pose."""
         if self._embedded is None or instruction != self._embedded[0]:  # new instruction: old plans dropped
-            self._executor.clear()
+            self.drop_plans()
         last = self._executor.last_planned
         if (
             last is None

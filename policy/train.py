@@ -336,9 +336,16 @@ def run_rollouts(
     (output_dir / "evals.json").write_text(json.dumps(state["evals"], indent=2))
 
 
+def dataset_label(path: str) -> str:
+    """How a checkpoint names its training data: the path relative to the working directory when the
+    data lives under it, else the dataset's directory name (never this machine's absolute path)."""
+    resolved, here = Path(os.path.normpath(Path(path).absolute())), Path.cwd()
+    return str(resolved.relative_to(here)) if resolved.is_relative_to(here) else resolved.name
+
+
 def _meta(cfg: TrainConfig, state: dict) -> dict:
     return {
-        "dataset": str(Path(cfg.dataset).resolve()),
+        "dataset": dataset_label(cfg.dataset),
         "relabels": cfg.relabels,
         "step": state["step"],
         "train_minutes": state["seconds"] / 60,

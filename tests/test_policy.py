@@ -97,6 +97,7 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
     assert policy.config.arch == arch and policy.config.cameras == ["scene", "wrist"]
     assert policy.config.image_size == [32, 32]
     assert (policy.goal_head is not None) == (arch == "vit")  # the auxiliary head travels with the weights
+    assert policy.meta["dataset"] == tiny_dataset.name  # outside the project: its name, not a machine path
     rng = np.random.default_rng(0)
     batch = data.batch(rng, 64)
     fresh = Policy(policy.config, policy.cond_dim)
