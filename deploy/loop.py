@@ -252,8 +252,8 @@ class ControlLoop:
                 action = self.executor.action(step, obs["state"])
             else:
                 action = None
-        last = self.executor.last_planned
-        due = last is None or step - last >= self.plan_every or self.executor.target(step) is None
+        last = self.executor.last_planned  # a plan is due on the horizon, or when no chunk covers this tick
+        due = last is None or step - last >= self.plan_every or action is None
         if text and not human and self.planner is not None and due and not self.planner.busy:
             self.planner.submit(obs, text, step)
         if action is None:
