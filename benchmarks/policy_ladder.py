@@ -154,6 +154,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, help="evaluation episodes per task (default: the rung's)")
     parser.add_argument("--snapshots", type=int, default=3, help="checkpoints scored along training")
     parser.add_argument("--eval", default="", help='eval overrides, e.g. "execution=ensemble"')
+    parser.add_argument(
+        "--env",
+        default="",
+        help='env overrides for collection and evaluation, e.g. "env.robot.cameras.scene.fov_deg=39"',
+    )
+    parser.add_argument("--tag", default="", help="suffix naming the dataset and runs of an --env variant")
     parser.add_argument("--workers", type=int, default=2, help="evaluation workers")
     parser.add_argument("--root", type=Path, default=Path("."), help="where datasets/ and runs/ladder/ live")
     args = parser.parse_args()
@@ -161,16 +167,20 @@ def main() -> None:
     rung.minutes = args.minutes or rung.minutes
     rung.episodes = args.demos or rung.episodes
     episodes = args.episodes or rung.eval_episodes
+    rung.env = [*rung.env, *args.env.split()]
+    if args.env and not args.tag:
+        parser.error("--env needs a --tag to name its dataset")
     console = Console()
-    dataset = args.root / "datasets" / f"ladder_{rung.name}_{rung.episodes}"
+    name = f"{rung.name}_{rung.episodes}" + (f"_{args.tag}" if args.tag else "")
+    dataset = args.root / "datasets" / f"ladder_{name}"
     collect(rung, dataset, console)
     arms = [a.partition("=") for a in args.arm] or [("default", "=", "")]
-    title = f"rung {args.rung}: {rung.name} ({rung.episodes} demos; target {rung.target})"
+    title = f"rung {args.rung}: {name} ({rung.episodes} demos; target {rung.target})"
     table = Table(title=title + (f"; eval {args.eval}" if args.eval else ""))
     for col in ("arm", "training min", "samples", "train tasks", "held-out tasks"):
         table.add_column(col, justify="left" if col == "arm" else "right")
-    for name, _, overrides in arms:
-        out = args.root / "runs" / "ladder" / f"{rung.name}_{rung.episodes}" / name
+    for arm, _, overrides in arms:
+        out = args.root / "runs" / "ladder" / name / arm
         train(rung, dataset, out, overrides.split(), args.snapshots, console)
         final = out / "checkpoints" / "final"
         budget = json.loads((final / "config.json").read_text())["train_minutes"]
@@ -181,7 +191,7 @@ def main() -> None:
             summary = evaluate(rung, ckpt, episodes, args.eval.split(), args.workers)
             meta = json.loads((ckpt / "config.json").read_text())
             table.add_row(
-                name,
+                arm,
                 f"{meta['train_minutes']:.0f}",
                 f"{meta['samples']:,}",
                 rate(summary, "train"),

@@ -12,6 +12,14 @@ import socket
 from dataclasses import dataclass
 
 
+AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _auth_notice(record: logging.LogRecord) -> bool:
+    """False for Ray's 'Token authentication is enabled for this Ray cluster' notice."""
+    return "Token authentication is enabled for this Ray cluster" not in record.getMessage()
+
+
 class ClusterError(ConnectionError):
     """Ray could not be reached or started; the message says where and what to do."""
 
@@ -50,6 +58,9 @@ def connect(config: RayConfig, workers: int) -> bool:
     if ray.is_initialized():
         return False
     if not config.address:
+        # Ray's token authentication stays on (its default); only its notice about that is dropped here,
+        # for this private instance. A cluster joined through ray.address keeps its own settings and logs.
+        logging.getLogger(AUTH_LOGGER).addFilter(_auth_notice)
         ray.init(
             num_cpus=config.num_cpus or workers,
             include_dashboard=False,

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from conf.checks import at_least
 from data_collection import cluster
 from data_collection.dataset import write_json
 from data_collection.episode import EncodedEpisode, encode_episode
@@ -55,6 +56,10 @@ class CollectConfig:
     video: VideoConfig = field(default_factory=VideoConfig)
     ray: cluster.RayConfig = field(default_factory=cluster.RayConfig)
     attempts: int = 3  # per job, on top of Ray restarting a crashed worker and retrying its task
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "episodes", "workers", "attempts")
+        at_least(self, 0, "dart")
 
 
 def select_tasks(suite, cfg: CollectConfig) -> list[TaskSpec]:

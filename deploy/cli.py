@@ -86,7 +86,7 @@ def usage() -> str:
     width = max(map(len, VERBS))
     lines = [f"  {name:<{width}}  {v.doc}" for name, v in VERBS.items()]
     return (
-        "usage: bcz <verb> [key=value ...]   (Hydra overrides; `bcz <verb> --help` shows the config)\n\n"
+        "usage: bcz <verb> [key=value ...]   (`bcz <verb> --help` lists the verb's keys)\n\n"
         "verbs:\n" + "\n".join(lines)
     )
 
@@ -140,8 +140,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: unknown verb {name!r}\n\n{usage()}", file=sys.stderr)
         sys.exit(2)
     verb = VERBS[name]
+    if rest and rest[0] in ("-h", "--help"):
+        from conf.keys import describe
+
+        try:
+            print(describe(name, rest[1] if len(rest) > 1 else None))
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            sys.exit(2)
+        return
     try:
         overrides = to_overrides(verb, rest)
+        from conf.keys import check_overrides
+
+        check_overrides(name, overrides)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

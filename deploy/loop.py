@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from conf.checks import at_least, positive
 from policy.execution import ChunkExecutor
 from policy.pose import start_target
 from robot.safety import SafeRobot, UnsafeActionError
@@ -37,6 +38,10 @@ class LoopConfig:
     replan_every: int | None = None  # policy steps between plans with `first`; None: the policy's
     ensemble_decay: float = 1.0  # per policy step of a chunk's age
     stats_window: int = 300  # ticks the live figures are computed over
+
+    def __post_init__(self) -> None:
+        positive(self, "control_hz")
+        at_least(self, 1, "replan_every", "stats_window")
 
 
 class Planner:

@@ -3,9 +3,10 @@
     bcz run                                  the simulated arm, the shipped default policy, a prompt
     bcz run web=true                         the same with the web page on http://127.0.0.1:8000
     bcz run robot=xarm xarm.ip=192.168.1.200 checkpoint=PATH    a UFACTORY xArm through its SDK
-At the prompt: any text is a new instruction (it takes effect at once, mid-motion); `reset` lays out
-a new scene, `stop` holds, `estop` / `release` engage and release the emergency stop, `status` shows
-the live figures, `help`, `quit`.
+At the prompt: any text is a new instruction (it takes effect at once, mid-motion; the scene is laid
+out anew when it lacks the objects named); `reset` lays out a new scene for the same instruction,
+`stop` holds, `estop` / `release` engage and release the emergency stop, `status` shows the live
+figures, `help`, `quit`. What happens (done, still trying, new scene) is printed above the prompt.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from conf.checks import at_least, positive
 from deploy.loop import ControlLoop, LoopConfig
 from deploy.session import RobotSession
+from deploy.terminal import PromptConsole, prompt_logging
+from deploy.web.access import WebAccess, check_port_free, web_access
 from policy.policy import Policy
 from policy.rollouts import env_config_for
 from robot.safety import SafeRobot, SafetyConfig
@@ -33,7 +37,8 @@ from sim.robot import SimRobot, SimRobotConfig
 log = logging.getLogger(__name__)
 ROBOTS = ("sim", "xarm")
 HELP = (
-    "type an instruction (it takes effect at once) | reset: new scene | stop: hold | estop / release | "
+    "type an instruction (it takes effect at once) | reset: new scene, same instruction | stop: hold | "
+    "estop / release | "
     "status | help | quit"
 )
 
@@ -48,12 +53,18 @@ class RunConfig:
     loop: LoopConfig = field(default_factory=LoopConfig)
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     web: bool = False
-    host: str = "127.0.0.1"
+    host: str = "127.0.0.1"  # the page's address; another one needs the token, a wildcard web_hosts
     port: int = 8000
-    web_token: str | None = None  # required to listen on any address but loopback
+    web_token: str = "auto"  # auto: a new random token per run, inside the printed URL | a token | off
+    web_hosts: list[str] = field(default_factory=list)  # Host names served besides loopback (DNS rebinding)
+    web_origins: list[str] = field(default_factory=list)  # origins allowed on the socket besides the page's
     view_hz: float = 3.0  # frames per second sent to the page (0: none)
     record: str | None = None  # dataset to record episodes into (operator takeovers flagged)
     duration: float | None = None  # seconds, then stop (default: until quit)
+
+    def __post_init__(self) -> None:
+        at_least(self, 0, "view_hz")
+        positive(self, "duration")
 
 
 def checkpoint_path(name: str) -> Path:
@@ -98,79 +109,87 @@ def figures_table(session: RobotSession) -> Table:
     for k, v in status["figures"].items():
         table.add_row(k, f"{v:.2f}" if isinstance(v, float) else str(v))
     table.add_row("state", status["state"])
-    table.add_row("instruction", str(status["instruction"]))
-    table.add_row("success", str(status["success"]))
+    table.add_row("instruction", status["instruction"] or "-")
+    table.add_row("from", status["source"] or "-")
+    success = status["success"]
+    table.add_row("success", "no check" if success is None else ("yes" if success else "not yet"))
     return table
 
 
 def prompt(session: RobotSession, console: Console, stop: threading.Event) -> None:
-    """The terminal: a line is a command or an instruction."""
+    """The terminal: a line is a command or an instruction; events appear above the prompt as they happen."""
+    terminal = PromptConsole()
     console.print(HELP)
     if session.sim is not None:
-        console.print("on the table: " + ", ".join(session.sim.objects))
-    shown = 0
-    while not stop.is_set():
-        try:
-            line = input("bcz> ").strip()
-        except EOFError:
-            break
-        for event in session.events[shown:]:
-            console.print(f"  {event}")
-        shown = len(session.events)
-        if not line:
-            continue
-        word = line.lower()
-        if word in ("quit", "exit", "q"):
-            break
-        if word == "help":
-            console.print(HELP)
-        elif word == "reset":
-            session.reset()
-            time.sleep(0.3)
-            if session.sim is not None:
-                console.print("on the table: " + ", ".join(session.sim.objects))
-        elif word == "stop":
-            session.stop()
-        elif word == "estop":
-            session.estop()
-        elif word == "release":
-            session.release()
-        elif word == "status":
-            console.print(figures_table(session))
-        else:
-            session.instruct(line)
+        console.print("on the table: " + ", ".join(o.replace("_", " ") for o in session.sim.objects))
+    with prompt_logging(terminal):
+        while not stop.is_set():
+            try:
+                line = terminal.read().strip()
+            except EOFError:
+                break
+            if not line:
+                continue
+            word = line.lower()
+            if word in ("quit", "exit", "q"):
+                break
+            if word == "help":
+                console.print(HELP)
+            elif word == "reset":
+                session.reset()
+            elif word == "stop":
+                session.stop()
+            elif word == "estop":
+                session.estop()
+            elif word == "release":
+                session.release()
+            elif word == "status":
+                console.print(figures_table(session))
+            else:
+                session.instruct(line)
 
 
-def serve(session: RobotSession, cfg: RunConfig, stop: threading.Event) -> threading.Thread:
+def serve(session: RobotSession, cfg: RunConfig, access: WebAccess, stop: threading.Event) -> None:
+    """Start the page's server; OSError in one line when it cannot listen."""
     import uvicorn
 
-    from deploy.web.app import check_binding, make_app
+    from deploy.web.app import make_app
 
-    check_binding(cfg.host, cfg.web_token)
-    app = make_app(session, cfg.web_token)
-    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level="warning"))
+    app = make_app(session, access)
+    server = uvicorn.Server(uvicorn.Config(app, host=cfg.host, port=cfg.port, log_level="critical"))
     thread = threading.Thread(target=server.run, name="web", daemon=True)
     thread.start()
     stop.server = server  # type: ignore[attr-defined]
-    return thread
+    while not server.started:
+        if not thread.is_alive():  # lost a race for the port, or the address is not this machine's
+            raise OSError(
+                f"the web page could not listen on {cfg.host}:{cfg.port}; choose another with port="
+            )
+        time.sleep(0.02)
+
+
+def page_url(cfg: RunConfig, access: WebAccess) -> str:
+    host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
+    if host in ("0.0.0.0", "[::]"):
+        host = cfg.web_hosts[0]
+    return f"http://{host}:{cfg.port}/" + (f"?token={access.token}" if access.token else "")
 
 
 def run(cfg: RunConfig, console: Console | None = None) -> RobotSession:
     console = console or Console()
-    if cfg.web:
-        from deploy.web.app import check_binding
-
-        check_binding(cfg.host, cfg.web_token)  # before anything starts
+    access = None
+    if cfg.web:  # before anything starts
+        access = web_access(cfg.host, cfg.web_token, cfg.web_hosts, cfg.web_origins)
+        check_port_free(cfg.host, cfg.port)
     session, policy = build(cfg)
     stop = threading.Event()
     session.loop.start()
     try:
         if cfg.instruction:
-            session.instruct(cfg.instruction)
-        if cfg.web:
-            serve(session, cfg, stop)
-            query = f"?token={cfg.web_token}" if cfg.web_token else ""
-            console.print(f"web page: http://{cfg.host}:{cfg.port}/{query}")
+            session.instruct(cfg.instruction, source="command line", relayout=True)  # a scene with its objects
+        if access is not None:
+            serve(session, cfg, access, stop)
+            console.print(f"web page: {page_url(cfg, access)}")
         console.print(
             f"policy {checkpoint_path(cfg.checkpoint)} ({policy.config.arch}) driving {session.robot.name} "
             f"at {cfg.loop.control_hz:g} Hz"

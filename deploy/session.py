@@ -37,7 +37,12 @@ def jpeg(image: np.ndarray, scale: int = 1) -> str:
 
 class RobotSession:
     def __init__(
-        self, robot: SafeRobot, loop: ControlLoop, view_hz: float = 3.0, record: str | None = None
+        self,
+        robot: SafeRobot,
+        loop: ControlLoop,
+        view_hz: float = 3.0,
+        record: str | None = None,
+        patience_s: float = 12.0,
     ) -> None:
         self.robot, self.loop = robot, loop
         self.sim = robot.robot if isinstance(robot.robot, SimRobot) else None
@@ -46,6 +51,9 @@ class RobotSession:
         self.frame_version = 0
         self.events: list[str] = []
         self.success: bool | None = None
+        self.source: str | None = None  # who sent the running instruction: terminal, web <address>
+        self.patience_s = patience_s  # say so when an instruction has not succeeded after this long
+        self._started, self._said_patience = time.monotonic(), False
         self._lock = threading.Lock()
         self.writer: DatasetWriter | None = None
         self.recorder: EpisodeRecorder | None = None
@@ -58,19 +66,25 @@ class RobotSession:
         loop.on_tick = self._on_tick
 
     # ------------------------------------------------------------------ commands
-    def instruct(self, text: str) -> None:
+    def instruct(self, text: str, source: str = "terminal", relayout: bool = False) -> None:
+        """Switch to `text` now. With `relayout`, a scene lacking the named objects is rebuilt for them."""
         self.loop.set_instruction(text)  # validates first
         self._save_episode()
+        self.source = source
         if self.sim is not None:
-            self.loop.request(lambda: self._track_success_of(text))
-        self._start_episode(text)
-        self.event(f"instruction: {text}")
+            self.loop.request(lambda: self._track_success_of(text, relayout))
+        self.event(f"instruction from {source}: {text}")
 
-    def _track_success_of(self, text: str) -> None:
+    def _track_success_of(self, text: str, relayout: bool) -> None:
         """Point the simulator's success check at `text`, saying so when it cannot judge it (loop thread)."""
-        why = self.sim.set_instruction(text)
+        objects = list(self.sim.objects)
+        why = self.sim.set_instruction(text, relayout)
+        if self.sim.objects != objects:
+            self.event("new scene for it: " + ", ".join(o.replace("_", " ") for o in self.sim.objects))
         if why:
             self.event(why)
+        self.success, self._started, self._said_patience = None, time.monotonic(), False
+        self._start_episode(text)  # here, on the loop's thread, once the scene is final
 
     def estop(self) -> None:
         self.robot.estop()
@@ -81,11 +95,21 @@ class RobotSession:
         self.event("released")
 
     def reset(self) -> None:
+        """A new scene; the instruction stays, and the scene holds the objects it names."""
         self._save_episode()
-        self.loop.clear_instruction()
+        text = self.loop.instruction
+        if text:
+            self.loop.set_instruction(text)  # the old scene's plans are dropped
         if self.sim is not None:
-            self.loop.request(self.sim.reset)
-        self.event("new scene")
+            self.loop.request(lambda: self._new_scene(text))
+
+    def _new_scene(self, text: str | None) -> None:
+        task = self.sim.env.suite.closest(text) if text else None
+        self.sim.reset(task)
+        objects = ", ".join(o.replace("_", " ") for o in self.sim.objects)
+        self.event(f"new scene{' for: ' + text if text else ''} ({objects})")
+        if text:
+            self._track_success_of(text, relayout=False)
 
     def stop(self) -> None:
         """Stop acting (hold position) without an emergency stop."""
@@ -115,6 +139,7 @@ class RobotSession:
         return {
             "type": "status",
             "instruction": self.loop.instruction,
+            "source": self.source if self.loop.instruction else None,
             "state": state,
             "takeover": self.loop.takeover,
             "figures": self.loop.figures(),
@@ -134,10 +159,7 @@ class RobotSession:
             if self.recorder is not None and self.sim is not None:
                 self.recorder.add(obs, applied, self.sim.env.scene_state(), intervention=human)
         if self.sim is not None and loop.instruction:
-            done = self.sim.success()
-            if done and not self.success:
-                self.event(f"done: {loop.instruction}")
-            self.success = done
+            self._judge(loop.instruction)
         if self.view_every and loop.step % self.view_every == 0:
             frames = {cam: jpeg(obs[cam], scale=4) for cam in obs if cam != "state"}
             if self.sim is not None:
@@ -145,6 +167,19 @@ class RobotSession:
             with self._lock:
                 self.frames = frames
                 self.frame_version += 1
+
+    def _judge(self, instruction: str) -> None:
+        """Say once when the task is done, and once when it is taking longer than `patience_s`."""
+        done = self.sim.success()
+        if done is None:
+            return
+        elapsed = time.monotonic() - self._started
+        if done and not self.success:
+            self.event(f"done in {elapsed:.1f} s: {instruction}")
+        elif not done and not self._said_patience and elapsed > self.patience_s:
+            self._said_patience = True
+            self.event(f"no success after {elapsed:.0f} s: still trying; `reset` for a new scene")
+        self.success = done
 
     def _start_episode(self, text: str) -> None:
         if self.writer is not None and self.sim is not None:

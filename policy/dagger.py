@@ -30,6 +30,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from conf.checks import at_least, positive
 from data_collection import cluster
 from data_collection.collect import CollectConfig, collect
 from data_collection.dataset import DatasetReader
@@ -65,6 +66,11 @@ class DaggerConfig:
     workers: int = 2
     seed: int = 0
     ray: cluster.RayConfig = field(default_factory=cluster.RayConfig)
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "rounds", "episodes_per_round", "patience", "takeover_steps", "workers")
+        at_least(self, 0, "eval_episodes")
+        positive(self, "takeover_error", "minutes_per_round")
 
 
 @dataclass

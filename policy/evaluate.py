@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from conf.checks import at_least
 from data_collection import cluster
 from policy.policy import EXECUTIONS, Policy
 from policy.rollouts import EpisodeResult, env_config_for, rollout
@@ -49,6 +50,10 @@ class EvalConfig:
     # horizon, re-planning every `replan_every` steps.
     execution: str | None = None
     replan_every: int | None = None
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "episodes_per_task", "workers", "replan_every")
+        at_least(self, 0, "videos")
 
 
 @dataclass

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from conf.checks import at_least, fraction, positive
 from policy.data import DemoData, augment
 from policy.policy import Policy, PolicyConfig, make_encoder
 from policy.rollouts import RolloutConfig, evaluate_in_process
@@ -59,6 +60,12 @@ class TrainConfig:
     init_from: str | None = None  # a checkpoint to start from (bcz finetune)
     mix_dataset: str | None = None  # finetune: also draw from this (old) dataset...
     mix_ratio: float = 0.5  # ...for this fraction of every batch
+
+    def __post_init__(self) -> None:
+        at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every", "threads")
+        at_least(self, 0, "warmup_steps", "snapshot_every_minutes", "weight_decay")
+        positive(self, "lr", "max_minutes")
+        fraction(self, "val_fraction", "mix_ratio")
 
 
 class Prefetcher:

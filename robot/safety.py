@@ -60,6 +60,11 @@ class ActionLimits:
         return np.clip(position, self.workspace_low, self.workspace_high)
 
 
+def rounded(values: np.ndarray) -> str:
+    """'[0.021, -0.004, ...]': millimetres and milliradians, not float32's 17 digits."""
+    return "[" + ", ".join(f"{v:.3f}" for v in np.asarray(values, dtype=np.float64)) + "]"
+
+
 class ClipReporter:
     """Logs the first clipped action of a run and counts the rest, so clipping is visible but not noisy."""
 
@@ -73,8 +78,8 @@ class ClipReporter:
             log.warning(
                 "%s: action %s exceeded the limits and was clipped to %s (further clips are only counted)",
                 self.who,
-                np.round(original, 4).tolist(),
-                np.round(clipped, 4).tolist(),
+                rounded(original),
+                rounded(clipped),
             )
 
 

@@ -18,6 +18,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
+from conf.checks import at_least
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
 from sim.video import tile, write_mp4
@@ -36,12 +37,19 @@ class DemoConfig:
     video: bool = True
     output_dir: str | None = None  # None: Hydra's run directory
 
+    def __post_init__(self) -> None:
+        at_least(self, 1, "episodes")
+
 
 def use_gui(choice: str) -> bool:
     if choice not in ("auto", "true", "false"):
         raise ValueError(f"gui={choice!r}; valid: auto, true, false")
     if choice == "auto":
         return bool(os.environ.get("DISPLAY"))
+    if choice == "true" and not os.environ.get("DISPLAY"):
+        raise ValueError(
+            "gui=true opens PyBullet's window, which needs a display (DISPLAY is unset); use gui=false"
+        )
     return choice == "true"
 
 

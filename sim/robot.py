@@ -18,7 +18,7 @@ from sim.config import EnvConfig
 from sim.demo import use_gui
 from sim.env import TabletopEnv
 from sim.skills import SKILLS
-from sim.suite import TaskSpec, UnknownTaskError
+from sim.suite import TaskSpec, normalize
 
 
 @dataclass
@@ -66,9 +66,9 @@ class SimRobot(Robot):
     def connect(self) -> None:
         self.reset()
 
-    def reset(self) -> None:
-        """A fresh scene (the next seed)."""
-        self._obs, _ = self._env().reset(seed=self.seed)
+    def reset(self, task: TaskSpec | None = None) -> None:
+        """A fresh scene (the next seed), laid out for `task` when given (its objects, with distractors)."""
+        self._obs, _ = self._env().reset(seed=self.seed, options={"task": task} if task else None)
         self.seed += 1
 
     def disconnect(self) -> None:
@@ -94,18 +94,24 @@ class SimRobot(Robot):
         """The three-quarter view, for people watching."""
         return self._env().frame()
 
-    def set_instruction(self, text: str) -> str | None:
-        """Track `text`'s success check; returns why success cannot be judged, if it cannot."""
+    def set_instruction(self, text: str, relayout: bool = False) -> str | None:
+        """Track the success check of the task `text` means; returns what the operator should know.
+
+        With `relayout`, a scene lacking the named objects is replaced by one laid out for the task."""
         self.spec = None
-        try:
-            spec = self._env().suite.resolve(text)
-        except UnknownTaskError:
-            return f"no success check for {text!r}: it is not a task of the suite (the policy still tries)"
+        suite = self._env().suite
+        spec = suite.closest(text)
+        if spec is None:
+            return f"no success check for {text!r}: it names no object of the suite (the policy still tries)"
         missing = [o.name.replace("_", " ") for o in spec.objects if o.name not in self.objects]
-        if missing:
+        if missing and relayout:
+            self.reset(spec)
+        elif missing:
             on_table = ", ".join(o.replace("_", " ") for o in self.objects)
-            return f"no {' or '.join(missing)} on the table (it has: {on_table}); `reset` for a new scene"
+            return f"no {' or '.join(missing)} on the table (it has: {on_table}); `reset` for a scene with it"
         self.spec = spec
+        if normalize(text) not in {normalize(t) for t in suite.instructions(spec)}:
+            return f"checking success as {spec.id}"
         return None
 
     def success(self) -> bool | None:

@@ -242,6 +242,42 @@ class TaskSuite:
                     raise UnknownTaskError(f"phrasing {text!r} is ambiguous: {table[key]} and {task}")
         return table
 
+    def closest(self, text: str) -> TaskSpec | None:
+        """The task free text most likely means: a known phrasing, else the grid task over the objects it
+        names (in order: target, then reference) whose phrasings share the most words with it; None
+        when it names no object of the suite."""
+        key = normalize(text)
+        if key in self._by_text:
+            return self._by_text[key]
+        named = self._mentions(key)
+        if not named:
+            return None
+        words = set(key.split())
+
+        def overlap(task: TaskSpec) -> float:
+            return max(len(words & set(normalize(t).split())) for t in self.instructions(task))
+
+        for wanted in (named[:2], named[:1]):
+            candidates = [t for t in self.grid if t.objects[: len(wanted)] == wanted]
+            if candidates:
+                return max(candidates, key=overlap)
+        return None
+
+    def _mentions(self, key: str) -> list[ObjectRef]:
+        """The suite objects a normalized text names ('red cube', 'yellow rubber duck'), in order."""
+        phrases = sorted(
+            ((normalize(p), obj) for obj in self.all_objects for p in self.object_phrases(obj)),
+            key=lambda item: -len(item[0]),
+        )
+        found: list[tuple[int, ObjectRef]] = []
+        padded = f" {key} "
+        for phrase, obj in phrases:
+            at = padded.find(f" {phrase} ")
+            if at >= 0 and all(o != obj for _, o in found):
+                found.append((at, obj))
+                padded = padded.replace(f" {phrase} ", " " + "#" * len(phrase) + " ", 1)
+        return [obj for _, obj in sorted(found, key=lambda item: item[0])]
+
     # ------------------------------------------------------------------ parsing
     def resolve(self, task: str | TaskSpec) -> TaskSpec:
         """A TaskSpec from a spec, a task id (put_in/red_block/green_bowl) or a known instruction."""

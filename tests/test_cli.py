@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -54,11 +55,37 @@ def test_unknown_task_is_one_line_listing_valid_names(tmp_path):
     assert "Traceback" not in out.stderr
 
 
-def test_bad_config_key_and_value_are_named_by_hydra(tmp_path):
-    out = bcz("demo", "env.robot.speed=3", f"hydra.run.dir={tmp_path}")
-    assert out.returncode != 0 and "Key 'speed' not in 'PandaConfig'" in out.stderr
+def test_bad_config_keys_and_values_are_named(tmp_path):
+    for key in ("env.robot.speed=3", "+env.robot.speed=3", "++env.robot.speed=3"):  # added or not
+        out = bcz("demo", key, f"hydra.run.dir={tmp_path}")
+        assert out.returncode == 2, key
+        assert "no 'speed' under env.robot; valid keys: control_hz, physics_hz" in out.stderr, key
+    out = bcz("run", "+web_tokn=abc", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2 and "no 'web_tokn' for bcz run; valid keys: robot" in out.stderr
     out = bcz("demo", "env.robot.control_hz=fast", f"hydra.run.dir={tmp_path}")
     assert out.returncode != 0 and "env.robot.control_hz" in out.stderr
+    for bad, error in (
+        ("episodes=-1", "episodes=-1: must be at least 1"),
+        ("loop.control_hz=-3", "control_hz=-3.0: must be greater than 0"),
+        ("sim.gui=true", "use gui=false"),
+    ):
+        verb = "demo" if bad.startswith("episodes") else "run"
+        out = bcz(verb, bad, "duration=1", f"hydra.run.dir={tmp_path}") if verb == "run" else bcz(verb, bad)
+        assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("error: "), bad
+        assert error in out.stderr, (bad, out.stderr[-500:])
+
+
+def test_each_verb_lists_its_own_keys():
+    out = bcz("train", "--help")
+    assert out.returncode == 0
+    first = out.stdout.splitlines()[0]
+    assert first.startswith("bcz train: keys")
+    assert "max_minutes" in out.stdout and "training-time budget" in out.stdout  # the field's comment
+    assert "policy " in out.stdout and "bcz train --help policy" in out.stdout
+    out = bcz("run", "--help", "loop")
+    assert out.returncode == 0 and "loop.control_hz" in out.stdout and "web_token" not in out.stdout
+    out = bcz("run", "--help", "lop")
+    assert out.returncode == 2 and "valid keys: robot" in out.stderr
 
 
 def test_tasks_lists_the_split():
@@ -116,6 +143,8 @@ def test_train_eval_and_run_from_the_command_line(tiny_dataset, tiny_checkpoint,
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert result["episodes"] == 6 and "train" in result["success"] and len(result["videos"]) == 1
+    banners = ("pybullet build time", "Token authentication is enabled")  # PyBullet's and Ray's
+    assert not any(b in out.stdout + out.stderr for b in banners)
 
     out = bcz(
         "run",
@@ -139,4 +168,25 @@ def test_run_and_finetune_refuse_clearly(tiny_checkpoint, tmp_path):
     out = bcz("eval", "checkpoint=/no/such/checkpoint", f"hydra.run.dir={tmp_path}")
     assert out.returncode == 2 and "is not a policy checkpoint" in out.stderr
     out = bcz("run", "web=true", "host=0.0.0.0", f"hydra.run.dir={tmp_path}")
-    assert out.returncode == 2 and "web_token" in out.stderr
+    assert out.returncode == 2 and "web_hosts" in out.stderr
+    out = bcz("run", "web=true", "host=192.168.1.5", "web_token=off", f"hydra.run.dir={tmp_path}")
+    assert out.returncode == 2 and "web_token=off on host=192.168.1.5" in out.stderr
+
+
+def test_run_names_a_port_in_use_before_the_robot_starts(tiny_checkpoint, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = bcz(
+            "run",
+            "web=true",
+            f"port={port}",
+            f"checkpoint={tiny_checkpoint}",
+            "instruction=pick up the red block",
+            "duration=5",
+            f"hydra.run.dir={tmp_path}",
+        )
+    assert out.returncode == 2
+    assert f"port {port} on 127.0.0.1 is already in use" in out.stderr and f"port={port + 1}" in out.stderr
+    assert "web page:" not in out.stdout and "live figures" not in out.stdout  # the robot never started

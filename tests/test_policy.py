@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -204,6 +207,8 @@ def test_shipped_default_policy_reaches_for_the_named_object(suite):
     """The checkpoint `make run` drives loads alone, fits the simulator, and heads for what it is told."""
     from deploy.run import checkpoint_path
 
+    meta = json.loads((checkpoint_path("default") / "config.json").read_text())
+    assert not Path(meta["dataset"]).is_absolute()  # no trace of the machine it was trained on
     policy = Policy.from_pretrained(checkpoint_path("default"))
     env = TabletopEnv(env_config_for(policy), suite=suite)
     try:

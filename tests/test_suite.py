@@ -97,3 +97,14 @@ def test_config_errors_name_the_problem(suite):
     cfg["objects"]["block"]["colours"].append("pink")
     with pytest.raises(UnknownTaskError, match="colour 'pink'"):
         TaskSuite.from_config(cfg)
+
+
+def test_free_text_finds_the_closest_task():
+    suite = TaskSuite.load()
+    assert suite.closest("push the blue block to the blue bowl").id == "push_to/blue_block/blue_bowl"
+    assert suite.closest("please put the red cube into the green dish").id == "put_in/red_block/green_bowl"
+    assert suite.closest("lift the yellow rubber duck").id == "pick_up/yellow_duck"
+    assert suite.closest("shove the blue cube next to the blue bowl").id == "push_to/blue_block/blue_bowl"
+    assert suite.closest("stack the red block on the green block").id == "stack_on/red_block/green_block"
+    assert suite.closest("wave hello") is None
+    assert suite.closest("pick up the purple bowl") is None  # bowls come in green, blue and yellow

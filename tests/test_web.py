@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -13,7 +14,8 @@ import pytest
 
 from deploy.loop import ControlLoop, LoopConfig
 from deploy.session import RobotSession
-from deploy.web.app import BadMessage, check_binding, make_app, parse
+from deploy.web.access import WebAccess, check_port_free, web_access
+from deploy.web.app import BadMessage, make_app, parse
 from policy.rollouts import env_config_for
 from robot.safety import SafeRobot, SafetyConfig
 from sim.robot import SimRobot, SimRobotConfig
@@ -52,12 +54,39 @@ def test_valid_messages_pass():
     assert parse('{"type": "teleop", "motion": [0, 0.5, -1, 0, 0, 0], "gripper": 1}')["gripper"] == 1
 
 
-def test_listening_beyond_loopback_needs_a_token():
-    check_binding("127.0.0.1", None)
-    check_binding("localhost", None)
-    with pytest.raises(ValueError, match="web_token"):
-        check_binding("0.0.0.0", None)
-    check_binding("0.0.0.0", "s3cret")
+def test_access_rule_token_hosts_and_origins():
+    local = web_access("127.0.0.1", "auto", [], [])
+    assert (
+        local.token
+        and len(local.token) >= 16
+        and local.token != web_access("127.0.0.1", "auto", [], []).token
+    )
+    assert web_access("127.0.0.1", "off", [], []).token is None
+    assert web_access("127.0.0.1", "s3cret", [], []).token_ok("s3cret")
+    assert not local.token_ok(None) and not local.token_ok("guess")
+    with pytest.raises(ValueError, match=r"web_token=off on host=192\.168\.1\.5"):
+        web_access("192.168.1.5", "off", [], [])
+    with pytest.raises(ValueError, match="web_hosts"):
+        web_access("0.0.0.0", "auto", [], [])
+    assert web_access("0.0.0.0", "auto", ["robot.lab"], []).host_ok("robot.lab:8000")
+    assert local.host_ok("127.0.0.1:8000") and local.host_ok("localhost:8000") and local.host_ok("[::1]:8000")
+    assert not local.host_ok("evil.example:8000") and not local.host_ok(None)  # DNS rebinding
+    assert local.origin_ok("http://127.0.0.1:8000", "127.0.0.1:8000")  # the page's own origin
+    assert local.origin_ok(None, "127.0.0.1:8000")  # not a browser: the token decides
+    for foreign in ("http://evil.example", "http://127.0.0.1:9000", "null", "file://"):
+        assert not local.origin_ok(foreign, "127.0.0.1:8000"), foreign
+    allowed = WebAccess("t", origins={"http://dashboard.lab:3000"})
+    assert allowed.origin_ok("http://dashboard.lab:3000", "127.0.0.1:8000")
+
+
+def test_a_port_in_use_is_named():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(OSError, match=rf"port {port} on 127\.0\.0\.1 is already in use.*port={port + 1}"):
+            check_port_free("127.0.0.1", port)
+    check_port_free("127.0.0.1", port)
 
 
 def free_port() -> int:
@@ -66,32 +95,49 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tiny_checkpoint):
+@contextlib.contextmanager
+def serving(checkpoint: str, record: str | None = None):
+    """The robot (sim) on a policy behind the page, on a free loopback port, token "tok"."""
     import uvicorn
 
     from policy.policy import Policy
 
-    policy = Policy.from_pretrained(tiny_checkpoint)
+    policy = Policy.from_pretrained(checkpoint)
     sim = SimRobot(SimRobotConfig(env=env_config_for(policy), task="pick_up/red_block", seed=0, gui="false"))
     robot = SafeRobot(sim, SafetyConfig(watchdog_timeout=2.0), control_hz=10)
     robot.connect()
     loop = ControlLoop(robot, policy, LoopConfig(control_hz=10))
-    session = RobotSession(robot, loop, view_hz=2)
+    session = RobotSession(robot, loop, view_hz=2, record=record)
     loop.start()
     port = free_port()
     uv = uvicorn.Server(
-        uvicorn.Config(make_app(session, token="tok"), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(make_app(session, WebAccess("tok")), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     while not uv.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", session
-    uv.should_exit = True
-    thread.join(timeout=5)
-    loop.stop()
-    robot.disconnect()
+    try:
+        yield f"http://127.0.0.1:{port}", session
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=5)
+        loop.stop()
+        session.close()
+        robot.disconnect()
+
+
+@pytest.fixture
+def server(tiny_checkpoint):
+    with serving(tiny_checkpoint) as served:
+        yield served
+
+
+def launch(pw):
+    return pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    )
 
 
 def test_page_and_socket_need_the_token(server):
@@ -103,6 +149,56 @@ def test_page_and_socket_need_the_token(server):
         urllib.request.urlopen(url + "/")
     assert err.value.code == 403
     assert b"EMERGENCY STOP" in urllib.request.urlopen(url + "/?token=tok").read()
+    rebound = urllib.request.Request(url + "/?token=tok", headers={"Host": "evil.example"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(rebound)  # DNS rebinding: the right token, a foreign Host
+    assert err.value.code == 403
+
+
+ATTACKER_PAGE = """<!doctype html><script>
+window.result = "pending";
+const ws = new WebSocket("ws://127.0.0.1:%d/ws?token=tok");
+ws.onopen = () => { ws.send(JSON.stringify({type: "instruction", text: "knock everything over"}));
+                    window.result = "open"; };
+ws.onclose = () => { if (window.result === "pending") window.result = "refused"; };
+</script>"""
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (installed by .ci/run)")
+def test_a_page_from_another_origin_cannot_drive_the_robot(server):
+    """Cross-site WebSocket hijacking: even knowing the token, a foreign page's socket is refused."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from playwright.sync_api import sync_playwright
+
+    url, session = server
+    page_html = (ATTACKER_PAGE % int(url.rsplit(":", 1)[1])).encode()
+
+    class Attacker(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(page_html)
+
+        def log_message(self, *args):
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    session.instruct("pick up the red block")
+    try:
+        with sync_playwright() as pw:
+            browser = launch(pw)
+            page = browser.new_page()
+            page.goto(f"http://localhost:{evil.server_address[1]}/")
+            page.wait_for_function("window.result !== 'pending'", timeout=10000)
+            assert page.evaluate("window.result") == "refused"
+            browser.close()
+    finally:
+        evil.shutdown()
+    time.sleep(0.3)
+    assert session.loop.instruction == "pick up the red block"
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (installed by .ci/run)")
@@ -111,10 +207,7 @@ def test_browser_instruction_moves_the_robot_and_estop_halts_it(server, tmp_path
 
     url, session = server
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
+        browser = launch(pw)
         page = browser.new_page()
         page.goto(url + "/?token=tok")
         page.wait_for_function("document.getElementById('state').textContent === 'idle'", timeout=20000)
@@ -126,6 +219,7 @@ def test_browser_instruction_moves_the_robot_and_estop_halts_it(server, tmp_path
             "document.getElementById('current').textContent === 'pick up the red block'", timeout=10000
         )
         assert session.loop.instruction == "pick up the red block"  # the typed text reached the policy
+        page.wait_for_function("document.getElementById('source').textContent.includes('web 127.0.0.1')")
         deadline = time.time() + 15
         while (
             time.time() < deadline
@@ -160,3 +254,35 @@ def test_browser_instruction_moves_the_robot_and_estop_halts_it(server, tmp_path
         page.screenshot(path=str(tmp_path / "page.png"))
         shutil.copy(tmp_path / "page.png", "/tmp/bcz_web_page.png")
         browser.close()
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs Debian's chromium (installed by .ci/run)")
+def test_teleop_from_the_page_drives_the_arm_and_records_interventions(tiny_checkpoint, tmp_path):
+    """Headless teleoperation: `bcz run web=true record=PATH`, take over on the page, drive with keys."""
+    from playwright.sync_api import sync_playwright
+
+    from data_collection.dataset import DatasetReader
+
+    with serving(tiny_checkpoint, record=str(tmp_path / "rec")) as (url, session), sync_playwright() as pw:
+        browser = launch(pw)
+        page = browser.new_page()
+        page.goto(url + "/?token=tok")
+        page.wait_for_function("document.getElementById('state').textContent === 'idle'", timeout=20000)
+        page.fill("#instruction", "pick up the red block")
+        page.click("#send")
+        page.wait_for_function("document.getElementById('current').textContent === 'pick up the red block'")
+        page.check("#takeover")
+        page.wait_for_function("document.getElementById('state').textContent.includes('(operator)')")
+        page.wait_for_function("document.getElementById('scene').src.startsWith('data:image')")  # it sees
+        page.locator("body").click()  # focus off the instruction box: keys drive the arm
+        z0 = session.status()["ee"][2]
+        page.keyboard.down("r")  # up
+        time.sleep(1.5)
+        page.keyboard.up("r")
+        time.sleep(0.3)
+        assert session.status()["ee"][2] > z0 + 0.03, "the page's keys did not move the arm"
+        page.click("#stop")  # ends the episode: it is written
+        page.wait_for_function("document.getElementById('events').textContent.includes('recorded episode')")
+        browser.close()
+    reader = DatasetReader(tmp_path / "rec")
+    assert reader.num_episodes == 1 and reader.frames(0)["intervention"].any()

@@ -40,9 +40,7 @@ class TeleopConfig:
     output: str = "datasets/teleop"  # appended to when it exists
     task: str | None = None  # scene to set up (task id or instruction); None: a random task of `split`
     split: str = "train"
-    device: str = (
-        "auto"  # keyboard | gamepad | spacemouse | auto (the first one found; keyboard always works)
-    )
+    device: str = "auto"  # keyboard | gamepad | spacemouse | auto (the first found; keyboard always works)
     driver: str = "none"  # none | expert (intervention mode)
     seed: int | None = None
     gui: str = "auto"

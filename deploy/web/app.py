@@ -1,23 +1,23 @@
 """FastAPI app: the page, and one WebSocket carrying status and frames out, commands in.
 
-Listens on 127.0.0.1 unless told otherwise; any other address requires a token, which the page and
-the socket must present (?token=...). Every incoming message is validated (size, JSON object, known
-type, field types and ranges); a malformed one is answered with {"type": "error"} and changes nothing.
+Who may connect is `deploy.web.access` (token, served host names, the page's own origin). Every
+incoming message is validated (size, JSON object, known type, field types and ranges); a malformed one
+is answered with {"type": "error"} and changes nothing. Instructions are tagged with the client that
+sent them, and the page shows it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import math
-import secrets
 from importlib import resources
 
-from fastapi import FastAPI, Query, WebSocket, WebSocketDisconnect
+from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from deploy.session import RobotSession
+from deploy.web.access import WebAccess
 
 MAX_MESSAGE = 2048  # bytes
 MAX_INSTRUCTION = 300  # characters
@@ -25,23 +25,6 @@ MAX_INSTRUCTION = 300  # characters
 
 class BadMessage(ValueError):
     pass
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_binding(host: str, token: str | None) -> None:
-    if not is_loopback(host) and not token:
-        raise ValueError(
-            f"listening on {host} exposes the robot beyond this machine: set web_token=... "
-            "(clients then open the page with ?token=...), or keep host=127.0.0.1"
-        )
 
 
 def parse(raw: str) -> dict:
@@ -85,32 +68,45 @@ def parse(raw: str) -> dict:
     return msg
 
 
-def make_app(session: RobotSession, token: str | None = None, status_hz: float = 10.0) -> FastAPI:
+def make_app(session: RobotSession, access: WebAccess, status_hz: float = 10.0) -> FastAPI:
     app = FastAPI(title="bcz robot", docs_url=None, redoc_url=None)
     page = resources.files("deploy.web").joinpath("index.html").read_text()
 
-    def allowed(given: str | None) -> bool:
-        return token is None or (given is not None and secrets.compare_digest(given, token))
+    @app.middleware("http")
+    async def served_hosts_only(request: Request, call_next):
+        if not access.host_ok(request.headers.get("host")):  # DNS rebinding
+            return PlainTextResponse(
+                f"forbidden: this robot is not served as {request.headers.get('host')!r}", status_code=403
+            )
+        return await call_next(request)
 
     @app.get("/", response_class=HTMLResponse)
     def index(token: str | None = Query(default=None)):
-        if not allowed(token):
-            return PlainTextResponse("forbidden: open the page with ?token=<web_token>", status_code=403)
+        if not access.token_ok(token):
+            return PlainTextResponse(
+                "forbidden: open the URL that bcz run printed (it holds ?token=...)", 403
+            )
         return HTMLResponse(page)
 
     @app.websocket("/ws")
     async def socket(ws: WebSocket, token: str | None = Query(default=None)):
-        if not allowed(token):
-            await ws.close(code=1008)
+        host = ws.headers.get("host")
+        if not (
+            access.host_ok(host)
+            and access.origin_ok(ws.headers.get("origin"), host)
+            and access.token_ok(token)
+        ):
+            await ws.close(code=1008)  # policy violation; nothing of the robot is touched
             return
         await ws.accept()
+        client = f"web {ws.client.host}:{ws.client.port}" if ws.client else "web"
         sender = asyncio.create_task(_push(ws, session, status_hz))
         try:
             while True:
                 raw = await ws.receive_text()
                 try:
                     msg = parse(raw)
-                    _apply(session, msg)
+                    _apply(session, msg, client)
                 except (BadMessage, ValueError) as e:
                     await ws.send_text(json.dumps({"type": "error", "message": str(e)}))
         except WebSocketDisconnect:
@@ -121,10 +117,10 @@ def make_app(session: RobotSession, token: str | None = None, status_hz: float =
     return app
 
 
-def _apply(session: RobotSession, msg: dict) -> None:
+def _apply(session: RobotSession, msg: dict, client: str) -> None:
     kind = msg["type"]
     if kind == "instruction":
-        session.instruct(msg["text"])
+        session.instruct(msg["text"], source=client)
     elif kind == "estop":
         session.estop()
     elif kind == "release":

@@ -1,0 +1,112 @@
+"""The robot session as the terminal and the page see it: a scene for the instruction, live events."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pybullet as p
+import pytest
+
+from deploy.loop import ControlLoop, LoopConfig
+from deploy.session import RobotSession
+from deploy.terminal import PromptConsole, prompt_logging
+from policy.rollouts import env_config_for
+from robot.safety import SafeRobot, SafetyConfig
+from sim.robot import SimRobot, SimRobotConfig
+from tests.test_loop import tiny_policy
+
+
+@pytest.fixture
+def session():
+    policy = tiny_policy()
+    sim = SimRobot(SimRobotConfig(env=env_config_for(policy), task="pick_up/red_block", seed=0, gui="false"))
+    robot = SafeRobot(sim, SafetyConfig(watchdog_timeout=2.0), control_hz=10)
+    robot.connect()
+    loop = ControlLoop(robot, policy, LoopConfig(control_hz=10))
+    session = RobotSession(robot, loop, view_hz=0)
+    loop.start()
+    yield session
+    loop.stop()
+    robot.disconnect()
+
+
+def wait_for(condition, timeout: float = 10.0) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def said(session: RobotSession, text: str) -> bool:
+    return any(text in e for e in session.events)
+
+
+def test_an_instruction_gets_a_scene_that_holds_what_it_names(session):
+    sim = session.sim
+    colour = next(
+        c for c in ("purple", "orange", "yellow", "green", "blue") if f"{c}_block" not in sim.objects
+    )
+    text = f"please lift the {colour} cube"  # no phrasing of the suite: the closest task decides
+    session.instruct(text, relayout=True)
+    wait_for(lambda: f"{colour}_block" in sim.objects)
+    wait_for(lambda: said(session, f"checking success as pick_up/{colour}_block"))
+    assert said(session, "new scene for it") and said(session, "instruction from terminal: " + text)
+
+    seed = sim.seed
+    session.reset()  # a new scene for the same instruction
+    wait_for(lambda: sim.seed > seed and said(session, "new scene for: " + text))
+    assert session.loop.instruction == text and f"{colour}_block" in sim.objects
+
+    session.instruct("wave hello")  # names no object: the scene stays, nothing to check
+    wait_for(lambda: said(session, "names no object of the suite"))
+    assert f"{colour}_block" in sim.objects and session.success is None
+
+
+def test_done_and_still_trying_are_said_once(session):
+    session.patience_s = 0.5
+    session.instruct("put the red block in the green bowl", relayout=True)
+    wait_for(lambda: said(session, "no success after"))
+    assert session.success is False and "green_bowl" in session.sim.objects
+
+    def drop_block_in_bowl() -> None:  # on the loop's thread, like every touch of the simulator
+        env = session.sim.env
+        block, bowl = env.scene.bodies["red_block"], env.scene.bodies["green_bowl"]
+        (x, y, z), _ = p.getBasePositionAndOrientation(bowl, physicsClientId=env.client)
+        p.resetBasePositionAndOrientation(block, [x, y, z + 0.06], [0, 0, 0, 1], physicsClientId=env.client)
+
+    session.loop.request(drop_block_in_bowl)
+    wait_for(lambda: said(session, "done in"))
+    time.sleep(0.5)
+    assert sum("done in" in e for e in session.events) == 1
+    assert sum("no success after" in e for e in session.events) == 1
+    assert session.status()["source"] == "terminal" and session.status()["success"] is True
+
+
+class FakeTty:
+    """A terminal's output stream (the one thing a test cannot have): records what was written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_log_lines_are_printed_above_the_prompt_once():
+    tty = FakeTty()
+    console = PromptConsole(tty)
+    console._reading = True  # as while input() waits
+    with prompt_logging(console):
+        logging.getLogger("deploy.session").info("done in 4.2 s: pick up the red block")
+    assert tty.text.count("done in 4.2 s") == 1
+    assert tty.text.startswith("\r\x1b[K")  # the prompt line is cleared first
+    assert tty.text.endswith("bcz> ")  # and drawn again below the message
+    logging.getLogger("deploy.session").info("after the prompt closed")
+    assert "after the prompt closed" not in tty.text
