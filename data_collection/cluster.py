@@ -11,7 +11,6 @@ import logging
 import socket
 from dataclasses import dataclass
 
-
 AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
 
 

@@ -186,7 +186,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> RobotSession:
     session.loop.start()
     try:
         if cfg.instruction:
-            session.instruct(cfg.instruction, source="command line", relayout=True)  # a scene with its objects
+            session.instruct(cfg.instruction, source="command line", relayout=True)  # a scene for it
         if access is not None:
             serve(session, cfg, access, stop)
             console.print(f"web page: {page_url(cfg, access)}")
