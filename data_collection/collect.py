@@ -27,7 +27,7 @@ from conf.checks import at_least
 from data_collection import cluster
 from data_collection.dataset import write_json
 from data_collection.episode import EncodedEpisode, encode_episode
-from data_collection.layout import tabletop_features
+from data_collection.layout import CAMERA_SETUP, COLLECTION_PATH, tabletop_features
 from data_collection.rollout import play_expert
 from data_collection.video import VideoConfig
 from data_collection.writer import DatasetWriter
@@ -180,9 +180,6 @@ def collect(
     return result
 
 
-COLLECTION_PATH = "meta/collection.json"
-
-
 def mark_collection(writer: DatasetWriter, cfg: CollectConfig, complete: bool) -> None:
     """meta/collection.json: what was asked for, and whether it is all there."""
     write_json(
@@ -195,6 +192,10 @@ def mark_collection(writer: DatasetWriter, cfg: CollectConfig, complete: bool) -
             "split": cfg.split,
             "seed": cfg.seed,
             "dart": cfg.dart,
+            "cameras": {  # where the cameras were: a policy trained here is run with the same views
+                name: {k: getattr(cam, k) for k in CAMERA_SETUP}
+                for name, cam in cfg.env.robot.cameras.items()
+            },
         },
     )
 

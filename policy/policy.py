@@ -16,6 +16,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,6 +65,9 @@ class PolicyConfig:
     fps: float = 10.0  # the control rate of the training data: one predicted action per 1/fps s
     cameras: list[str] = field(default_factory=list)  # robot camera names, e.g. ["scene", "wrist"]
     image_size: list[int] = field(default_factory=list)  # [height, width]
+    # Where each camera of the (simulated) training data was: eye, target, up, fov_deg, mount, from the
+    # dataset's meta/collection.json; the simulator places its cameras so when it runs this policy.
+    camera_setup: dict[str, Any] = field(default_factory=dict)
     state_names: list[str] = field(default_factory=list)
     action_names: list[str] = field(default_factory=list)
     onehot_tasks: list[str] = field(default_factory=list)  # the task vocabulary of encoder=onehot

@@ -36,7 +36,8 @@ class EpisodeResult:
 
 
 def env_config_for(policy: Policy, base: EnvConfig | None = None) -> EnvConfig:
-    """The env config with the policy's cameras at the policy's image size."""
+    """The env config with the policy's cameras as it saw them: image size, and pose and field of view
+    when the checkpoint records them."""
     config = copy.deepcopy(base) if base is not None else EnvConfig()
     h, w = policy.config.image_size
     missing = [c for c in policy.config.cameras if c not in config.robot.cameras]
@@ -46,8 +47,10 @@ def env_config_for(policy: Policy, base: EnvConfig | None = None) -> EnvConfig:
             f"(it has {sorted(config.robot.cameras)})"
         )
     config.robot.cameras = {c: config.robot.cameras[c] for c in policy.config.cameras}
-    for cam in config.robot.cameras.values():
+    for name, cam in config.robot.cameras.items():
         cam.width, cam.height = w, h
+        for key, value in policy.config.camera_setup.get(name, {}).items():
+            setattr(cam, key, list(value) if isinstance(value, list | tuple) else value)
     return config
 
 

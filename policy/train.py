@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from conf.checks import at_least, fraction, positive
+from data_collection.layout import COLLECTION_PATH
 from policy.data import DemoData, augment
 from policy.policy import Policy, PolicyConfig, make_encoder
 from policy.rollouts import RolloutConfig, evaluate_in_process
@@ -112,6 +113,10 @@ def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
         raise ValueError(f"all cameras must share one image size, got {sorted(shapes)}")
     pc.image_size = list(shapes.pop())
     pc.fps = float(data.cache.reader.fps)
+    collection = data.cache.reader.root / COLLECTION_PATH
+    if collection.is_file():
+        setup = json.loads(collection.read_text()).get("cameras", {})
+        pc.camera_setup = {c: setup[c] for c in pc.cameras if c in setup}
     pc.state_names = list(features["observation.state"]["names"])
     pc.action_names = list(features["action"]["names"])
     return pc

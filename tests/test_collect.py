@@ -48,6 +48,14 @@ def test_interrupted_collection_says_it_is_partial(local_ray, tmp_path):
         collect(small(tmp_path / "ds", 6), on_commit=interrupt)
     marker = json.loads((tmp_path / "ds" / "meta" / "collection.json").read_text())
     assert not marker["complete"] and marker["requested_episodes"] == 6
+    scene = small(tmp_path / "x", 1).env.robot.cameras["scene"]
+    assert marker["cameras"]["scene"] == {
+        "eye": scene.eye,
+        "target": scene.target,
+        "up": scene.up,
+        "fov_deg": scene.fov_deg,
+        "mount": scene.mount,
+    }  # where the cameras were, so a policy trained on it is run with the same views
     assert DatasetReader(tmp_path / "ds").num_episodes == 2
     result = collect(small(tmp_path / "ds", 6, resume=True))
     assert len(result.committed) == 4 and jobs_of(tmp_path / "ds") == list(range(6))

@@ -228,3 +228,16 @@ def test_shipped_default_policy_reaches_for_the_named_object(suite):
         assert sum(closer) >= 2, closer
     finally:
         env.close()
+
+
+def test_the_simulator_places_cameras_where_the_training_data_had_them():
+    from deploy.run import checkpoint_path
+
+    policy = Policy.from_pretrained(checkpoint_path("default"))
+    assert env_config_for(policy).robot.cameras["scene"].fov_deg == 44.0  # recorded nothing: the default
+    policy.config.camera_setup = {
+        "scene": {"eye": [0.75, 0.0, 0.95], "target": [0.55, 0.0, 0.0], "fov_deg": 39.0}
+    }
+    scene = env_config_for(policy).robot.cameras["scene"]
+    assert scene.eye == [0.75, 0.0, 0.95] and scene.target == [0.55, 0.0, 0.0] and scene.fov_deg == 39.0
+    assert [scene.height, scene.width] == policy.config.image_size
