@@ -308,6 +308,8 @@ class Policy(nn.Module):
             raise FileNotFoundError(f"{path} is not a policy checkpoint: {config_file} is missing")
         meta = json.loads(config_file.read_text())
         meta["policy"].setdefault("actions", "delta")  # written before chunk-relative actions existed
+        if meta["policy"].get("arch", "vit") == "vit":  # written before the keypoint softmax was sharpened
+            meta["policy"].setdefault("vit", {}).setdefault("keypoint_sharpness", 0.0)
         config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PolicyConfig), meta["policy"]))
         policy = cls(config, meta["cond_dim"])
         weights = load_file(path / "model.safetensors")

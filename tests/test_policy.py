@@ -241,3 +241,16 @@ def test_the_simulator_places_cameras_where_the_training_data_had_them():
     scene = env_config_for(policy).robot.cameras["scene"]
     assert scene.eye == [0.75, 0.0, 0.95] and scene.target == [0.55, 0.0, 0.0] and scene.fov_deg == 39.0
     assert [scene.height, scene.width] == policy.config.image_size
+
+
+def test_sharpened_keypoints_find_a_small_object():
+    """One 2x2 bright spot on a 16x16 map: the learned-temperature softmax points at it; a plain one
+    over normalized features lands between the spot and the centre (where objects' positions average)."""
+    from policy.networks.vit import ConvStem, ViTConfig
+
+    x = torch.zeros(1, 1, 16, 16)
+    x[0, 0, 2:4, 12:14] = 2.0  # about one object's worth of activation at column 12.5, row 2.5
+    spot = torch.tensor([12.5 / 7.5 - 1, 2.5 / 7.5 - 1])
+    plain = ConvStem.spatial_softmax(x)[0]
+    sharp = ConvStem.spatial_softmax(x * ViTConfig().keypoint_sharpness)[0]
+    assert torch.dist(sharp, spot) < 0.05 < 0.5 < torch.dist(plain, spot)

@@ -11,6 +11,7 @@ so training starts from the plain transformer. The readout token's output predic
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -28,6 +29,9 @@ class ViTConfig:
     stem_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])  # each conv has stride 2
     token_grid: int = 4  # image tokens per side per camera
     keypoint_layer: int = 2  # spatial softmax after this stem conv (1-based; 0: no keypoint token)
+    # Initial inverse temperature of the keypoint softmax, learned per channel. Over normalized features a
+    # plain softmax (0: fixed at 1, as before) is nearly flat, so keypoints sit between the objects.
+    keypoint_sharpness: float = 10.0
     dropout: float = 0.0
     film: bool = True  # FiLM in the transformer blocks
     stem_film: bool = True  # FiLM in the conv stem
@@ -53,7 +57,14 @@ class ConvStem(nn.Module):
         self.proj = nn.Linear(c_in, cfg.width)
         self.keypoint_layer = cfg.keypoint_layer
         if cfg.keypoint_layer:
-            self.keypoint_proj = nn.Linear(2 * cfg.stem_channels[cfg.keypoint_layer - 1], cfg.width)
+            channels = cfg.stem_channels[cfg.keypoint_layer - 1]
+            self.keypoint_proj = nn.Linear(2 * channels, cfg.width)
+            if cfg.keypoint_sharpness > 0:
+                self.keypoint_log_beta = nn.Parameter(
+                    torch.full((1, channels, 1, 1), math.log(cfg.keypoint_sharpness))
+                )
+            else:
+                self.keypoint_log_beta = None
 
     @staticmethod
     def spatial_softmax(x: torch.Tensor) -> torch.Tensor:
@@ -73,7 +84,8 @@ class ConvStem(nn.Module):
                 x = x * (1 + gamma) + beta
             x = torch.nn.functional.gelu(x)
             if i == self.keypoint_layer:
-                keypoints = self.keypoint_proj(self.spatial_softmax(x)).unsqueeze(1)
+                logits = x * self.keypoint_log_beta.exp() if self.keypoint_log_beta is not None else x
+                keypoints = self.keypoint_proj(self.spatial_softmax(logits)).unsqueeze(1)
         tokens = self.proj(self.pool(x).flatten(2).transpose(1, 2))  # B, g*g, width
         return tokens, keypoints
 
