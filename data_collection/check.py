@@ -25,7 +25,11 @@ from data_collection.dataset import (
     DatasetError,
     DatasetReader,
     _stats_from_row,
+    check_version,
+    episode_data_file,
     episode_meta_files,
+    episode_rows_of,
+    episode_video_file,
     read_episode_rows,
     table_to_numpy,
 )
@@ -91,12 +95,14 @@ def _episode_rows(root: Path) -> tuple[dict[int, dict], list[Problem]]:
                 Problem(rel, str(e))
             ]
             continue
-        for row in found:
+        for row in found:  # LeRobot packs any number of rows into a file; each episode has one row
             index = row.get("episode_index")
-            if not isinstance(index, int) or episode_meta_path(index) != rel:
-                problems.append(Problem(rel, f"holds a row for episode {index}, which belongs elsewhere"))
-                continue
-            rows[index] = row
+            if not isinstance(index, int) or index < 0:
+                problems.append(Problem(rel, f"holds a row with episode_index {index!r}"))
+            elif index in rows:
+                problems.append(Problem(rel, f"holds a second row for episode {index}", index))
+            else:
+                rows[index] = row
     return rows, problems
 
 
@@ -111,8 +117,11 @@ def check(root: str | Path, videos: bool = True) -> Report:
     if not root.is_dir():
         raise DatasetError(f"no dataset at {root}: the directory does not exist")
     info_file = root / INFO_PATH
+    if not info_file.is_file():
+        raise DatasetError(f"{root} is not a LeRobot dataset: it has no {INFO_PATH}")
     try:
         info = json.loads(info_file.read_text())
+        check_version(info.get("codebase_version"), info_file)  # another version is not damage
         features = info["features"]
     except (OSError, json.JSONDecodeError, UnicodeDecodeError, KeyError) as e:
         raise DatasetError(
@@ -125,8 +134,11 @@ def check(root: str | Path, videos: bool = True) -> Report:
         if index not in rows and index not in lost:
             problems.append(Problem(episode_meta_path(index), f"no metadata row for episode {index}", index))
     expected_columns = sorted(k for k, f in features.items() if f["dtype"] != "video")
+    tables: dict = {}
     for index, row in sorted(rows.items()):
-        problems += _check_episode(root, index, row, expected_columns, video_keys(features), videos)
+        problems += _check_episode(
+            root, info, index, row, expected_columns, video_keys(features), videos, tables
+        )
     try:
         tasks = pq.read_table(root / TASKS_PATH).column("task_index").to_pylist() if count else []
         if tasks != list(range(len(tasks))):
@@ -151,16 +163,27 @@ def check(root: str | Path, videos: bool = True) -> Report:
 
 
 def _check_episode(
-    root: Path, index: int, row: dict, columns: list[str], keys: list[str], videos: bool
+    root: Path,
+    info: dict,
+    index: int,
+    row: dict,
+    columns: list[str],
+    keys: list[str],
+    videos: bool,
+    tables: dict,
 ) -> list[Problem]:
+    """Problems of one episode, found where its metadata row says it is (several episodes may share a
+    data file and an mp4, as in LeRobot's own datasets). `tables` keeps the last data file read."""
     problems = []
-    rel = data_path(index)
     try:
-        table = pq.read_table(root / rel)
-        if sorted(table.column_names) != columns:
-            problems.append(
-                Problem(rel, f"columns {sorted(table.column_names)} differ from the features", index)
-            )
+        rel = episode_data_file(info, row)
+        if rel not in tables:
+            tables.clear()
+            tables[rel] = pq.read_table(root / rel)
+        table = episode_rows_of(tables[rel], index, row["length"])
+        missing = sorted(set(columns) - set(table.column_names))
+        if missing:
+            problems.append(Problem(rel, f"lacks the columns {missing} of the features", index))
         elif table.num_rows != row["length"]:
             problems.append(Problem(rel, f"{table.num_rows} frames, metadata says {row['length']}", index))
         else:
@@ -174,17 +197,22 @@ def _check_episode(
                 problems.append(
                     Problem(rel, "episode_index / index columns disagree with the metadata", index)
                 )
+    except KeyError as e:
+        problems.append(Problem(episode_meta_path(index), f"metadata row lacks {e}", index))
     except (pa.ArrowException, OSError) as e:
         problems.append(Problem(rel, f"unreadable data: {e}", index))
     for key in keys:
-        vrel = video_path(key, index)
+        vrel = episode_video_file(info, row, key)
         if not (root / vrel).is_file():
             problems.append(Problem(vrel, "missing video", index))
         elif videos:
+            start = float(row.get(f"videos/{key}/from_timestamp") or 0.0)
             try:
-                n = len(decode_mp4(root / vrel))
+                n = len(decode_mp4(root / vrel, start=start, count=row["length"]))
                 if n != row["length"]:
-                    problems.append(Problem(vrel, f"{n} frames, metadata says {row['length']}", index))
+                    problems.append(
+                        Problem(vrel, f"{n} frames from {start:.3f} s, metadata says {row['length']}", index)
+                    )
             except VideoError as e:
                 problems.append(Problem(vrel, str(e), index))
     return problems

@@ -14,19 +14,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from data_collection.layout import (
     CODEBASE_VERSION,
+    DATA_PATH,
     INFO_PATH,
     LABELS_PATH,
     STAGING_DIR,
     STATS_PATH,
     TASKS_PATH,
-    data_path,
-    episode_meta_path,
+    VIDEO_PATH,
     video_keys,
-    video_path,
 )
 from data_collection.stats import STAT_KEYS, Stats, from_json
 from data_collection.video import decode_mp4
@@ -36,8 +36,35 @@ log = logging.getLogger(__name__)
 BCZ = "bcz/"  # prefix of this project's own episode-metadata columns (LeRobot keeps unknown columns)
 
 
+NUMERIC = ("float32", "float64", "int64", "int32", "int16", "int8", "uint8", "bool")
+
+
 class DatasetError(ValueError):
     """A dataset that cannot be opened or written as asked; the message names the file."""
+
+
+def check_version(version: object, info_file: Path) -> None:
+    """DatasetError unless `version` is the v3.0 layout this reader follows, saying what it is instead."""
+    if version == CODEBASE_VERSION:
+        return
+    text = str(version)
+    try:
+        major = int(text.lstrip("v").split(".")[0])
+    except ValueError:
+        raise DatasetError(
+            f"{info_file}: codebase_version {version!r} is not a LeRobot dataset version; "
+            f"this project reads LeRobotDataset {CODEBASE_VERSION}"
+        ) from None
+    if major < 3:
+        raise DatasetError(
+            f"{info_file}: a LeRobotDataset {text} (the older layout, one file per episode); this project "
+            f"reads {CODEBASE_VERSION}: convert it with LeRobot's "
+            "`python -m lerobot.datasets.v30.convert_dataset_v21_to_v30 --repo-id=...`"
+        )
+    if major > 3 or text.split(".")[1:2] != ["0"]:
+        raise DatasetError(
+            f"{info_file}: a LeRobotDataset {text}, newer than the {CODEBASE_VERSION} this project reads"
+        )
 
 
 # ---------------------------------------------------------------------- atomic file writes
@@ -117,11 +144,19 @@ def frames_table(columns: dict[str, np.ndarray], features: dict) -> pa.Table:
 
 
 def table_to_numpy(table: pa.Table) -> dict[str, np.ndarray]:
+    """Columns as arrays; list columns (fixed-size, as we write them, or plain lists of one length, as
+    other writers do) become 2-D."""
     out = {}
     for name in table.column_names:
         col = table.column(name).combine_chunks()
         if pa.types.is_fixed_size_list(col.type):
             out[name] = col.flatten().to_numpy(zero_copy_only=False).reshape(len(col), col.type.list_size)
+        elif pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            sizes = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+            if len(sizes) and (sizes != sizes[0]).any():
+                raise DatasetError(f"column {name!r} holds lists of different lengths {sorted(set(sizes))}")
+            width = int(sizes[0]) if len(sizes) else 0
+            out[name] = col.flatten().to_numpy(zero_copy_only=False).reshape(len(col), width)
         else:
             out[name] = col.to_numpy(zero_copy_only=False)
     return out
@@ -149,6 +184,30 @@ def _tasks_frame(tasks: list[str]) -> pa.Table:
     return pa.Table.from_pandas(df)
 
 
+# ---------------------------------------------------------------------- locating an episode
+def episode_data_file(info: dict, row: dict) -> str:
+    """The data file of an episode-metadata row, by the dataset's own `data_path` template."""
+    template = info.get("data_path") or DATA_PATH
+    return template.format(chunk_index=row["data/chunk_index"], file_index=row["data/file_index"])
+
+
+def episode_video_file(info: dict, row: dict, key: str) -> str:
+    """The mp4 of camera `key` holding an episode; its frames start at `videos/<key>/from_timestamp`."""
+    template = info.get("video_path") or VIDEO_PATH
+    return template.format(
+        video_key=key,
+        chunk_index=row.get(f"videos/{key}/chunk_index", row["data/chunk_index"]),
+        file_index=row.get(f"videos/{key}/file_index", row["data/file_index"]),
+    )
+
+
+def episode_rows_of(table: pa.Table, index: int, length: int) -> pa.Table:
+    """An episode's rows of a data file (the whole table when it holds only that episode)."""
+    if "episode_index" in table.column_names and table.num_rows != length:
+        return table.filter(pc.equal(table.column("episode_index"), index))
+    return table
+
+
 # ---------------------------------------------------------------------- reading
 class DatasetReader:
     """A dataset on disk: metadata, per-episode frames and videos. Committed episodes only."""
@@ -159,16 +218,13 @@ class DatasetReader:
             raise DatasetError(f"no dataset at {self.root}: the directory does not exist")
         info_file = self.root / INFO_PATH
         if not info_file.is_file():
-            raise DatasetError(f"{self.root} is not a dataset: {info_file} is missing")
+            raise DatasetError(f"{self.root} is not a LeRobot dataset: it has no {INFO_PATH}")
         try:
             self.info = json.loads(info_file.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise DatasetError(f"{info_file} is not valid JSON: {e}") from e
-        version = self.info.get("codebase_version")
-        if version != CODEBASE_VERSION:
-            raise DatasetError(
-                f"{info_file}: codebase_version {version!r}; this reader handles {CODEBASE_VERSION}"
-            )
+        check_version(self.info.get("codebase_version"), info_file)
+        self._last_table: tuple[str, pa.Table] | None = None
         self.features: dict = self.info["features"]
         self.fps: float = self.info["fps"]
         self.episodes = self._load_episodes()
@@ -183,18 +239,18 @@ class DatasetReader:
             )
 
     def _load_episodes(self) -> list[dict]:
+        """Every row of meta/episodes, in episode order. LeRobot may pack any number of rows into a
+        file; what must hold is that the episode indices are exactly 0..N-1."""
         rows: list[dict] = []
         for path in episode_meta_files(self.root):
-            for row in read_episode_rows(path):
-                index = len(rows)
-                where = path.relative_to(self.root).as_posix()
-                if row.get("episode_index") != index or where != episode_meta_path(index):
-                    raise DatasetError(
-                        f"episode metadata is not contiguous: {where} holds episode_index "
-                        f"{row.get('episode_index')}, but episode {index} belongs in "
-                        f"{episode_meta_path(index)}"
-                    )
-                rows.append(row)
+            rows.extend(read_episode_rows(path))
+        rows.sort(key=lambda row: int(row.get("episode_index", -1)))
+        for position, row in enumerate(rows):
+            if row.get("episode_index") != position:
+                raise DatasetError(
+                    f"episode metadata is not contiguous: meta/episodes holds episode_index "
+                    f"{row.get('episode_index')} where episode {position} belongs"
+                )
         return rows
 
     def _load_tasks(self) -> list[str]:
@@ -232,31 +288,47 @@ class DatasetReader:
         return _stats_from_row(self.episodes[index], self.features)
 
     # ------------------------------------------------------------------ content
+    def data_file(self, index: int) -> str:
+        """The data parquet holding episode `index` (shared with other episodes in LeRobot's own files)."""
+        return episode_data_file(self.info, self.episodes[index])
+
+    def video_file(self, index: int, key: str) -> str:
+        return episode_video_file(self.info, self.episodes[index], key)
+
+    def _table(self, relative: str) -> pa.Table:
+        """A data file, kept while consecutive episodes are read from it."""
+        if self._last_table is None or self._last_table[0] != relative:
+            try:
+                self._last_table = (relative, pq.read_table(self.root / relative))
+            except (pa.ArrowException, OSError) as e:
+                raise DatasetError(f"cannot read {relative}: {e}") from e
+        return self._last_table[1]
+
     def frames(self, index: int) -> dict[str, np.ndarray]:
-        """The per-frame columns of one episode (no images)."""
-        path = self.root / data_path(index)
-        try:
-            table = pq.read_table(path)
-        except (pa.ArrowException, OSError) as e:
-            raise DatasetError(f"cannot read episode {index} data {path}: {e}") from e
-        expected = [k for k, f in self.features.items() if f["dtype"] != "video"]
-        if sorted(table.column_names) != sorted(expected):
-            raise DatasetError(
-                f"{path} has columns {sorted(table.column_names)}; the dataset's features are "
-                f"{sorted(expected)}"
-            )
+        """The numeric per-frame columns of one episode (no images, no strings)."""
+        relative = self.data_file(index)
+        table = self._table(relative)
+        wanted = [k for k, f in self.features.items() if f["dtype"] in NUMERIC]
+        missing = sorted(set(wanted) - set(table.column_names))
+        if missing:
+            raise DatasetError(f"{relative} lacks the columns {missing} that meta/info.json declares")
+        table = episode_rows_of(table, index, self.episodes[index]["length"])  # a shared file
         if table.num_rows != self.episodes[index]["length"]:
             raise DatasetError(
-                f"{path} holds {table.num_rows} frames, its metadata says {self.episodes[index]['length']}"
+                f"{relative} holds {table.num_rows} frames of episode {index}, its metadata says "
+                f"{self.episodes[index]['length']}"
             )
-        return table_to_numpy(table)
+        return table_to_numpy(table.select(wanted))
 
     def video(self, index: int, key: str) -> np.ndarray:
-        frames = decode_mp4(self.root / video_path(key, index))
-        if len(frames) != self.episodes[index]["length"]:
+        """Episode `index`'s frames of camera `key`: `length` frames from its `from_timestamp` on."""
+        relative, length = self.video_file(index, key), self.episodes[index]["length"]
+        start = float(self.episodes[index].get(f"videos/{key}/from_timestamp") or 0.0)
+        frames = decode_mp4(self.root / relative, start=start, count=length)
+        if len(frames) != length:
             raise DatasetError(
-                f"{video_path(key, index)} holds {len(frames)} frames, episode {index} has "
-                f"{self.episodes[index]['length']}"
+                f"{relative} holds {len(frames)} frames for episode {index} from {start:.3f} s; "
+                f"its metadata says {length}"
             )
         return frames
 

@@ -1,9 +1,13 @@
 """The training-side view of a dataset: every frame decoded once into memory-mapped arrays.
 
-Videos are decoded on first use into `<dataset>/.cache/frames/` (raw uint8 arrays, one per camera)
-and the numeric columns into .npy files; later runs map them in milliseconds, and a dataset that grew
-(a resumed collection) only has its new episodes decoded. Training then reads frames at memory speed
+Videos are decoded on first use into a cache directory (raw uint8 arrays, one per camera) and the
+numeric columns into .npy files; later runs map them in milliseconds, and a dataset that grew (a
+resumed collection) only has its new episodes decoded. Training then reads frames at memory speed
 instead of waiting on a video decoder. Normalization statistics come from meta/stats.json.
+
+The cache lives under the user's cache directory (`$BCZ_CACHE`, else `$XDG_CACHE_HOME/bcz`, else
+`~/.cache/bcz`), one folder per dataset keyed by its resolved path, never inside the dataset (which
+may be read-only or shared) unless a `cache_dir` there is asked for.
 """
 
 from __future__ import annotations
@@ -16,18 +20,19 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from data_collection.dataset import DatasetReader
+from data_collection.dataset import NUMERIC, DatasetReader
 from data_collection.stats import Stats
 
-COLUMNS = (
-    "observation.state",
-    "action",
-    "observation.environment_state",
-    "intervention",
-    "episode_index",
-    "frame_index",
-    "task_index",
-)
+
+def default_cache_dir(root: Path) -> Path:
+    """Where the frames of the dataset at `root` are cached unless told otherwise."""
+    base = (
+        os.environ.get("BCZ_CACHE")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bcz"
+    )
+    resolved = Path(root).resolve()
+    key = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
+    return Path(base) / "frames" / f"{resolved.name}-{key}"
 
 
 def _fingerprint(row: dict) -> str:
@@ -40,8 +45,11 @@ class FrameCache:
 
     def __init__(self, root: str | Path, cache_dir: str | Path | None = None, progress: bool = True) -> None:
         self.reader = DatasetReader(root)
-        self.dir = Path(cache_dir) if cache_dir else self.reader.root / ".cache" / "frames"
+        self.dir = Path(cache_dir) if cache_dir else default_cache_dir(self.reader.root)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.column_names = [  # every numeric per-frame column the dataset has
+            k for k, f in self.reader.features.items() if f["dtype"] in NUMERIC
+        ]
         self.fingerprints = [_fingerprint(row) for row in self.reader.episodes]
         self._update(progress)
         n = self.reader.num_frames
@@ -54,7 +62,9 @@ class FrameCache:
                 else np.zeros((0, h, w, c), np.uint8)
             )
         self.columns = (
-            {name: np.load(self.dir / f"{name}.npy", mmap_mode="r") for name in COLUMNS} if n else {}
+            {name: np.load(self.dir / f"{name}.npy", mmap_mode="r") for name in self.column_names}
+            if n
+            else {}
         )
         lengths = np.array([row["length"] for row in self.reader.episodes], dtype=np.int64)
         self.episode_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -82,7 +92,9 @@ class FrameCache:
         cached = self._manifest()
         if cached != self.fingerprints[: len(cached)]:
             cached = []  # the dataset was rewritten (e.g. repaired): start over
-        if len(cached) == len(self.fingerprints) and all((self.dir / f"{c}.npy").exists() for c in COLUMNS):
+        if len(cached) == len(self.fingerprints) and all(
+            (self.dir / f"{c}.npy").exists() for c in self.column_names
+        ):
             return
         start = int(self.reader.episodes[len(cached)]["dataset_from_index"]) if cached else 0
         for (
@@ -102,12 +114,12 @@ class FrameCache:
                         f.flush()
                         os.fsync(f.fileno())
                 bar.advance(task)
-        columns: dict[str, list[np.ndarray]] = {c: [] for c in COLUMNS}
+        columns: dict[str, list[np.ndarray]] = {c: [] for c in self.column_names}
         for index in range(len(self.fingerprints)):
             frames = self.reader.frames(index)
-            for c in COLUMNS:
+            for c in self.column_names:
                 columns[c].append(frames[c])
-        for c in COLUMNS:
+        for c in self.column_names:
             np.save(self.dir / f"{c}.npy", np.concatenate(columns[c]) if columns[c] else np.zeros(0))
         tmp = self.dir / "manifest.json.tmp"
         tmp.write_text(json.dumps({"episodes": self.fingerprints}))

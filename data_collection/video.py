@@ -52,16 +52,32 @@ def encode_mp4(frames: np.ndarray, fps: float, config: VideoConfig) -> bytes:
     return buf.getvalue()
 
 
-def decode_mp4(source: str | Path | bytes) -> np.ndarray:
-    """mp4 (path or bytes) -> RGB frames (T, H, W, 3) uint8; a broken file raises VideoError naming it."""
+def decode_mp4(source: str | Path | bytes, start: float = 0.0, count: int | None = None) -> np.ndarray:
+    """mp4 (path or bytes) -> RGB frames (T, H, W, 3) uint8; a broken file raises VideoError naming it.
+
+    `start` (seconds) and `count` select a range: LeRobot v3.0 packs many episodes into one file, and
+    an episode's frames are the `count` frames from its `from_timestamp` on. The decoder seeks to the
+    keyframe before `start` and skips what precedes it, so an episode costs its own frames, not the
+    file's. Any codec PyAV decodes works (LeRobot writes AV1 by default; H.264 and HEVC too)."""
     name = "<bytes>" if isinstance(source, bytes) else str(source)
+    frames: list[np.ndarray] = []
     try:
         with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source)) as container:
-            frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+            stream = container.streams.video[0]
+            rate = float(stream.average_rate or stream.guessed_rate or 0) or None
+            slack = 0.5 / rate if rate else 1e-3  # half a frame: timestamps are rounded in files
+            if start > 0:
+                container.seek(int(start / stream.time_base), stream=stream, backward=True)
+            for frame in container.decode(stream):
+                if start > 0 and frame.time is not None and frame.time < start - slack:
+                    continue
+                frames.append(frame.to_ndarray(format="rgb24"))
+                if count is not None and len(frames) == count:
+                    break
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as e:
         raise VideoError(f"cannot decode video {name}: {e}") from e
     if not frames:
-        raise VideoError(f"video {name} holds no frames")
+        raise VideoError(f"video {name} holds no frames" + (f" from {start:.3f} s" if start else ""))
     return np.stack(frames)
 
 

@@ -190,7 +190,8 @@ class DatasetWriter:
                 f"videos/{key}/to_timestamp": n / self.fps,
             }
         row |= _stats_columns(stats)
-        row |= {"meta/episodes/chunk_index": chunk, "meta/episodes/file_index": file}
+        meta_chunk, meta_file = divmod(meta_group(index), CHUNKS_SIZE)  # the file this row is written to
+        row |= {"meta/episodes/chunk_index": meta_chunk, "meta/episodes/file_index": meta_file}
         info = episode.info
         row |= {
             f"{BCZ}task": info.task,

@@ -47,8 +47,9 @@ class DemoData:
         val_fraction: float = 0.05,
         seed: int = 0,
         progress: bool = True,
+        cache_dir: str | None = None,
     ) -> None:
-        self.cache = FrameCache(root, progress=progress)
+        self.cache = FrameCache(root, cache_dir, progress=progress)
         self.features = self.cache.reader.features
         self.chunk = chunk
         self.relative = actions == "relative"  # chunk-relative targets (policy.actions); else deltas

@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig:
     dataset: str = "datasets/tabletop"
+    cache_dir: str | None = (
+        None  # decoded frames; None: under ~/.cache/bcz (or $BCZ_CACHE), never the dataset
+    )
     output_dir: str | None = None  # None: Hydra's run directory
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     relabels: bool = True  # train on hindsight labels too (meta/labels.parquet, from `bcz relabel`)
@@ -155,6 +158,7 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
         relabels=cfg.relabels,
         val_fraction=cfg.val_fraction,
         seed=cfg.seed,
+        cache_dir=cfg.cache_dir,
     )
     if policy is None:
         policy = Policy(config_from_data(cfg.policy, data), encoder.dim)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
+
 import numpy as np
 import pybullet as p
 import pytest
@@ -9,6 +14,12 @@ import pytest
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
 from sim.suite import TaskSuite
+
+# Frame caches (and anything else under the user's cache directory) go to a scratch folder, also for
+# the `bcz` subprocesses the tests start: the suite never writes to the developer's ~/.cache.
+if "BCZ_CACHE" not in os.environ:
+    os.environ["BCZ_CACHE"] = tempfile.mkdtemp(prefix="bcz-test-cache-")
+    atexit.register(shutil.rmtree, os.environ["BCZ_CACHE"], ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -85,7 +85,7 @@ def test_bad_paths_name_the_problem(tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
         DatasetReader(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DatasetError, match=r"meta/info\.json is missing"):
+    with pytest.raises(DatasetError, match=r"is not a LeRobot dataset: it has no meta/info\.json"):
         DatasetReader(tmp_path / "empty")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("hi")
@@ -147,7 +147,12 @@ def test_check_names_broken_files_and_repair_keeps_the_rest(tmp_path):
 def test_frame_cache_decodes_once_and_extends(tmp_path):
     root = tmp_path / "ds"
     writer = write(root, [0, 1])
-    cache = FrameCache(root, progress=False)
+    root.chmod(0o555)  # a read-only (or shared) dataset: the cache goes elsewhere
+    try:
+        cache = FrameCache(root, progress=False)
+    finally:
+        root.chmod(0o755)
+    assert not cache.dir.is_relative_to(root) and cache.dir.is_relative_to(os.environ["BCZ_CACHE"])
     assert len(cache) == 24 and cache.images["observation.images.front"].shape == (24, 32, 32, 3)
     np.testing.assert_array_equal(
         cache.images["observation.images.front"][12:],
@@ -186,3 +191,90 @@ def test_corrupt_metadata_file_loses_only_its_group(tmp_path, monkeypatch):
     repair(report)
     r = DatasetReader(root)
     assert [r.info_of(i)["job"] for i in range(r.num_episodes)] == [0, 1, 4]
+
+
+def test_reads_episodes_packed_as_lerobot_writes_them(tmp_path):
+    """Several episodes per data file and per mp4 (two cameras of different sizes, a 2-D action)."""
+    from tests import lerobot_layout as lr
+
+    root = lr.write(tmp_path / "lerobot", lengths=(15, 12, 18, 9), per_file=2)
+    reader = DatasetReader(root)
+    assert reader.num_episodes == 4 and reader.num_frames == 54
+    assert reader.data_file(1) == reader.data_file(0) != reader.data_file(2)  # two episodes a file
+    table = pq.read_table(root / reader.data_file(2))
+    for ep, length in enumerate((15, 12, 18, 9)):
+        frames = reader.frames(ep)
+        assert len(frames["action"]) == length and frames["action"].shape[1] == 2
+        assert (frames["episode_index"] == ep).all() and frames["frame_index"].tolist() == list(range(length))
+        for cam, (height, width) in lr.CAMERAS.items():
+            video = reader.video(ep, f"observation.images.{cam}")
+            assert video.shape == (length, height, width, 3)
+            expected = np.array([lr.frame_colour(ep, t) for t in range(length)], float)
+            got = video.reshape(length, -1, 3).mean(axis=1)
+            assert np.abs(got - expected).max() < 6, (ep, cam)  # this episode's frames, in order
+    assert table.num_rows == 27  # episodes 2 and 3 share the file the reader sliced
+    cache = FrameCache(root, progress=False)  # the training view: cameras keep their own sizes
+    assert cache.images["observation.images.top"].shape == (54, 48, 64, 3)
+    assert cache.images["observation.images.wrist"].shape == (54, 24, 32, 3)
+    assert sorted(cache.columns) == [
+        "action",
+        "episode_index",
+        "frame_index",
+        "index",
+        "observation.state",
+        "task_index",
+        "timestamp",
+    ]
+    assert (
+        np.abs(cache.images["observation.images.wrist"][15].mean(axis=(0, 1)) - lr.frame_colour(1, 0)).max()
+        < 6
+    )
+
+
+@pytest.mark.parametrize(
+    "version,error",
+    [
+        ("v2.1", r"older layout, one file per episode.*convert_dataset_v21_to_v30"),
+        ("v3.1", r"newer than the v3\.0"),
+        ("v4.0", r"newer than the v3\.0"),
+        ("banana", r"not a LeRobot dataset version"),
+    ],
+)
+def test_versions_other_than_v30_are_named(tmp_path, version, error):
+    from tests import lerobot_layout as lr
+
+    root = lr.write(tmp_path / "ds", lengths=(5,), per_file=1)
+    info = json.loads((root / "meta" / "info.json").read_text())
+    (root / "meta" / "info.json").write_text(json.dumps({**info, "codebase_version": version}))
+    with pytest.raises(DatasetError, match=error):
+        DatasetReader(root)
+    with pytest.raises(DatasetError, match=error):  # a version is not damage: nothing to repair
+        check(root)
+
+
+def test_check_accepts_lerobots_packing_and_names_real_damage(tmp_path):
+    from tests import lerobot_layout as lr
+
+    root = lr.write(tmp_path / "lerobot", lengths=(15, 12, 18, 9), per_file=2)
+    report = check(root)
+    assert report.ok and report.episodes == 4, [p.what for p in report.problems]
+    video = root / "videos/observation.images.wrist/chunk-000/file-001.mp4"
+    video.write_bytes(video.read_bytes()[: len(video.read_bytes()) // 3])  # a truncated copy
+    report = check(root)
+    assert not report.ok and report.broken == {2, 3}  # the two episodes in that file, no others
+    assert all(p.file.endswith("file-001.mp4") for p in report.problems)
+
+
+@pytest.mark.parametrize(
+    "codec,preset", [("libx264", "veryfast"), ("libsvtav1", "12"), ("libx265", "ultrafast")]
+)
+def test_a_range_of_frames_decodes_from_h264_av1_and_hevc(codec, preset):
+    """LeRobot writes AV1 by default, H.264 and HEVC on request; an episode is a range of the file."""
+    from data_collection.video import VideoConfig, decode_mp4, encode_mp4
+
+    frames = np.zeros((30, 64, 64, 3), np.uint8)  # x265 aborts below 64 pixels
+    frames[..., 0] = (np.arange(30) * 8)[:, None, None]
+    data = encode_mp4(frames, 10, VideoConfig(codec=codec, pix_fmt="yuv420p", crf=20, preset=preset))
+    part = decode_mp4(data, start=1.2, count=9)  # frames 12..20
+    assert part.shape == (9, 64, 64, 3)
+    assert np.abs(part[..., 0].mean(axis=(1, 2)) - np.arange(12, 21) * 8).max() < 6
