@@ -36,6 +36,11 @@ ACTIONS = ("relative", "delta")
 EE_STATE = ["ee_x", "ee_y", "ee_z", "ee_qx", "ee_qy", "ee_qz", "ee_qw"]  # what `relative` needs first
 
 
+def same_aspect(a: list[int], b: list[int]) -> bool:
+    """Whether (height, width) sizes a and b have one aspect ratio (within 1%)."""
+    return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * a[1] * b[0]
+
+
 class FeatureMismatchError(ValueError):
     """A checkpoint used with data or a robot whose cameras, image size, state or action differ."""
 
@@ -64,7 +69,9 @@ class PolicyConfig:
     # Set from the training data (and checked whenever the policy meets data or a robot):
     fps: float = 10.0  # the control rate of the training data: one predicted action per 1/fps s
     cameras: list[str] = field(default_factory=list)  # robot camera names, e.g. ["scene", "wrist"]
-    image_size: list[int] = field(default_factory=list)  # [height, width]
+    # [height, width] every camera is resized to; empty: the data's size (the smallest camera's when
+    # they differ, as on rigs with a large top camera and a small wrist camera).
+    image_size: list[int] = field(default_factory=list)
     # Where each camera of the (simulated) training data was: eye, target, up, fov_deg, mount, from the
     # dataset's meta/collection.json; the simulator places its cameras so when it runs this policy.
     camera_setup: dict[str, Any] = field(default_factory=dict)
@@ -149,10 +156,10 @@ class Policy(nn.Module):
                     f"camera {cam!r} is missing (the {what} has "
                     f"{[k.split('.')[-1] for k in features if k.startswith('observation.images.')]})"
                 )
-            elif list(features[key]["shape"][:2]) != list(self.config.image_size):
-                problems.append(
+            elif not same_aspect(features[key]["shape"][:2], self.config.image_size):
+                problems.append(  # any size is resized to image_size, but not stretched
                     f"camera {cam!r} is {features[key]['shape'][:2]} in the {what}, the policy "
-                    f"was trained on {self.config.image_size}"
+                    f"was trained on {self.config.image_size} (another aspect ratio)"
                 )
         for key, names, label in (
             ("observation.state", self.config.state_names, "state"),
@@ -178,8 +185,11 @@ class Policy(nn.Module):
     def _inputs(self, images: dict[str, torch.Tensor], state: torch.Tensor) -> tuple[dict, torch.Tensor]:
         """uint8 (B, H, W, 3) images and raw state -> normalized network inputs."""
         x = {}
+        size = tuple(self.config.image_size)
         for i, cam in enumerate(self.config.cameras):
             img = images[cam].permute(0, 3, 1, 2).float().div_(255.0)
+            if img.shape[-2:] != size:  # a camera of another size (real rigs mix them): the input size
+                img = F.interpolate(img, size=size, mode="bilinear", antialias=True, align_corners=False)
             x[cam] = (img - self.image_mean[i]) / self.image_std[i]
         return x, (state - self.state_mean) / self.state_std
 

@@ -111,10 +111,13 @@ def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
     """Fill in what the dataset decides: cameras, image size, rate, state and action names."""
     features = data.features
     pc.cameras = [k.removeprefix("observation.images.") for k, f in features.items() if f["dtype"] == "video"]
-    shapes = {tuple(features[f"observation.images.{c}"]["shape"][:2]) for c in pc.cameras}
-    if len(shapes) != 1:
-        raise ValueError(f"all cameras must share one image size, got {sorted(shapes)}")
-    pc.image_size = list(shapes.pop())
+    shapes = {c: list(features[f"observation.images.{c}"]["shape"][:2]) for c in pc.cameras}
+    if not pc.image_size:
+        pc.image_size = min(shapes.values(), key=lambda hw: hw[0] * hw[1])
+        if any(hw != pc.image_size for hw in shapes.values()):
+            log.info(
+                "cameras %s are resized to %s (set policy.image_size=[H,W] to choose)", shapes, pc.image_size
+            )
     pc.fps = float(data.cache.reader.fps)
     collection = data.cache.reader.root / COLLECTION_PATH
     if collection.is_file():

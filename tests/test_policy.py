@@ -254,3 +254,20 @@ def test_sharpened_keypoints_find_a_small_object():
     plain = ConvStem.spatial_softmax(x)[0]
     sharp = ConvStem.spatial_softmax(x * ViTConfig().keypoint_sharpness)[0]
     assert torch.dist(sharp, spot) < 0.05 < 0.5 < torch.dist(plain, spot)
+
+
+def test_cameras_of_another_size_are_resized_but_not_stretched():
+    from tests.test_loop import tiny_policy
+
+    policy = tiny_policy()
+    h, w = policy.config.image_size
+    features = {f"observation.images.{c}": {"shape": [2 * h, 2 * w, 3]} for c in policy.config.cameras}
+    features["observation.state"] = {"names": policy.config.state_names}
+    features["action"] = {"names": policy.config.action_names}
+    policy.check_features(features, "robot")  # twice the size, same aspect: resized
+    obs = {c: np.zeros((2 * h, 2 * w, 3), np.uint8) for c in policy.config.cameras}
+    obs["state"] = np.zeros(len(policy.config.state_names), np.float32)
+    assert policy.plan(obs, "pick up the red block").shape[1] == 8
+    features[f"observation.images.{policy.config.cameras[0]}"]["shape"] = [h, 2 * w, 3]
+    with pytest.raises(FeatureMismatchError, match="another aspect ratio"):
+        policy.check_features(features, "robot")
