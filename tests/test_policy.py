@@ -160,12 +160,12 @@ def test_feature_mismatch_names_the_difference(tiny_dataset, encoder):
     with pytest.raises(FeatureMismatchError, match=r"state is \['ee_x'"):
         policy.check_features(features, "dataset")
     features = dict(features)
-    features["observation.images.scene"] = {**features["observation.images.scene"], "shape": [64, 64, 3]}
+    features["observation.images.scene"] = {**features["observation.images.scene"], "shape": [64, 48, 3]}
     policy.config.state_names = list(features["observation.state"]["names"])
     with pytest.raises(
         FeatureMismatchError,
-        match=r"camera 'scene' is \[64, 64\] in the dataset, the policy was "
-        r"trained on \[32, 32\]",
+        match=r"camera 'scene' is \[64, 48\] in the dataset, the policy was "
+        r"trained on \[32, 32\] \(another aspect ratio\)",
     ):
         policy.check_features(features, "dataset")
     del features["observation.images.wrist"]
@@ -246,13 +246,13 @@ def test_the_simulator_places_cameras_where_the_training_data_had_them():
 def test_sharpened_keypoints_find_a_small_object():
     """One 2x2 bright spot on a 16x16 map: the learned-temperature softmax points at it; a plain one
     over normalized features lands between the spot and the centre (where objects' positions average)."""
-    from policy.networks.vit import ConvStem, ViTConfig
+    from policy.networks.vit import ConvStem
 
     x = torch.zeros(1, 1, 16, 16)
     x[0, 0, 2:4, 12:14] = 2.0  # about one object's worth of activation at column 12.5, row 2.5
     spot = torch.tensor([12.5 / 7.5 - 1, 2.5 / 7.5 - 1])
     plain = ConvStem.spatial_softmax(x)[0]
-    sharp = ConvStem.spatial_softmax(x * ViTConfig().keypoint_sharpness)[0]
+    sharp = ConvStem.spatial_softmax(x * 10.0)[0]  # policy.vit.keypoint_sharpness=10
     assert torch.dist(sharp, spot) < 0.05 < 0.5 < torch.dist(plain, spot)
 
 
