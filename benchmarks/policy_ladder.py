@@ -4,7 +4,7 @@
     python benchmarks/policy_ladder.py --rung 2           # pick_up over every object, full scene
     python benchmarks/policy_ladder.py --rung 1 --arm delta="policy.actions=delta"   # an arm: train overrides
     python benchmarks/policy_ladder.py --rung 3 --minutes 90 --episodes 3            # the default suite
-    python benchmarks/policy_ladder.py --rung 2 --tag plainvis --env "env.randomize.lighting=false"  # a scene variant
+    python benchmarks/policy_ladder.py --rung 2 --tag nolight --env "env.randomize.lighting=false"  # variant
 
 Each rung collects its dataset once (scripted experts on Ray, `bcz collect`), trains each arm with
 `bcz train` keeping a snapshot every few training minutes, scores every snapshot with `bcz eval` on the
