@@ -102,6 +102,8 @@ class RobotSession:
             self.loop.set_instruction(text)  # the old scene's plans are dropped
         if self.sim is not None:
             self.loop.request(lambda: self._new_scene(text))
+        else:
+            self.event("reset: a real robot's scene is laid out by hand; the instruction stays")
 
     def _new_scene(self, text: str | None) -> None:
         task = self.sim.env.suite.closest(text) if text else None
