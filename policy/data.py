@@ -13,6 +13,7 @@ its next keyframe (the next gripper switch, or the segment's end), for the auxil
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 
@@ -20,7 +21,9 @@ import numpy as np
 import torch
 
 from data_collection.frames import FrameCache
+from data_collection.layout import COLLECTION_PATH
 from policy.language import TextEncoder
+from policy.policy import PolicyConfig
 from policy.pose import GRIPPER, commanded_pose, relative_to
 from sim.suite import TaskSuite, UnknownTaskError
 
@@ -226,3 +229,24 @@ def brightness_contrast(images: dict[str, torch.Tensor], amount: float = 0.1) ->
 
 def augment(images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return brightness_contrast(random_shift(images))
+
+
+def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
+    """Fill in what the dataset decides: cameras, image size, rate, state and action names."""
+    features = data.features
+    pc.cameras = [k.removeprefix("observation.images.") for k, f in features.items() if f["dtype"] == "video"]
+    shapes = {c: list(features[f"observation.images.{c}"]["shape"][:2]) for c in pc.cameras}
+    if not pc.image_size:
+        pc.image_size = min(shapes.values(), key=lambda hw: hw[0] * hw[1])
+        if any(hw != pc.image_size for hw in shapes.values()):
+            log.info(
+                "cameras %s are resized to %s (set policy.image_size=[H,W] to choose)", shapes, pc.image_size
+            )
+    pc.fps = float(data.cache.reader.fps)
+    collection = data.cache.reader.root / COLLECTION_PATH
+    if collection.is_file():
+        setup = json.loads(collection.read_text()).get("cameras", {})
+        pc.camera_setup = {c: setup[c] for c in pc.cameras if c in setup}
+    pc.state_names = list(features["observation.state"]["names"])
+    pc.action_names = list(features["action"]["names"])
+    return pc

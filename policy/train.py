@@ -28,8 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from conf.checks import at_least, fraction, positive
-from data_collection.layout import COLLECTION_PATH
-from policy.data import DemoData, augment
+from policy.data import DemoData, augment, config_from_data
 from policy.policy import Policy, PolicyConfig, make_encoder
 from policy.rollouts import RolloutConfig, evaluate_in_process
 from sim.suite import TaskSuite
@@ -105,27 +104,6 @@ def pick_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
         raise ValueError("device=cuda but no CUDA device is available; use device=auto or device=cpu")
     return torch.device(name)
-
-
-def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
-    """Fill in what the dataset decides: cameras, image size, rate, state and action names."""
-    features = data.features
-    pc.cameras = [k.removeprefix("observation.images.") for k, f in features.items() if f["dtype"] == "video"]
-    shapes = {c: list(features[f"observation.images.{c}"]["shape"][:2]) for c in pc.cameras}
-    if not pc.image_size:
-        pc.image_size = min(shapes.values(), key=lambda hw: hw[0] * hw[1])
-        if any(hw != pc.image_size for hw in shapes.values()):
-            log.info(
-                "cameras %s are resized to %s (set policy.image_size=[H,W] to choose)", shapes, pc.image_size
-            )
-    pc.fps = float(data.cache.reader.fps)
-    collection = data.cache.reader.root / COLLECTION_PATH
-    if collection.is_file():
-        setup = json.loads(collection.read_text()).get("cameras", {})
-        pc.camera_setup = {c: setup[c] for c in pc.cameras if c in setup}
-    pc.state_names = list(features["observation.state"]["names"])
-    pc.action_names = list(features["action"]["names"])
-    return pc
 
 
 def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
