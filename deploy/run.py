@@ -27,7 +27,7 @@ from conf.checks import at_least, positive
 from deploy.loop import ControlLoop, LoopConfig
 from deploy.session import RobotSession
 from deploy.terminal import PromptConsole, prompt_logging
-from deploy.web.access import WebAccess, check_port_free, web_access
+from deploy.web.access import WILDCARDS, WebAccess, check_port_free, web_access
 from policy.policy import Policy
 from policy.rollouts import env_config_for
 from robot.safety import SafeRobot, SafetyConfig
@@ -135,14 +135,8 @@ def prompt(session: RobotSession, console: Console, stop: threading.Event) -> No
                 break
             if word == "help":
                 console.print(HELP)
-            elif word == "reset":
-                session.reset()
-            elif word == "stop":
-                session.stop()
-            elif word == "estop":
-                session.estop()
-            elif word == "release":
-                session.release()
+            elif word in session.COMMANDS:
+                session.command(word)
             elif word == "status":
                 console.print(figures_table(session))
             else:
@@ -170,7 +164,7 @@ def serve(session: RobotSession, cfg: RunConfig, access: WebAccess, stop: thread
 
 def page_url(cfg: RunConfig, access: WebAccess) -> str:
     host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
-    if host in ("0.0.0.0", "[::]"):
+    if cfg.host in WILDCARDS:
         host = cfg.web_hosts[0]
     return f"http://{host}:{cfg.port}/" + (f"?token={access.token}" if access.token else "")
 

@@ -86,6 +86,14 @@ class RobotSession:
         self.success, self._started, self._said_patience = None, time.monotonic(), False
         self._start_episode(text)  # here, on the loop's thread, once the scene is final
 
+    COMMANDS = ("estop", "release", "reset", "stop")  # the argument-free ones, same in terminal and page
+
+    def command(self, name: str) -> None:
+        """Run one of COMMANDS by name (what the terminal and the page both receive)."""
+        if name not in self.COMMANDS:
+            raise ValueError(f"unknown command {name!r}; valid: {', '.join(self.COMMANDS)}")
+        getattr(self, name)()
+
     def estop(self) -> None:
         self.robot.estop()
         self.event("EMERGENCY STOP (release to continue)")

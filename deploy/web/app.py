@@ -121,14 +121,8 @@ def _apply(session: RobotSession, msg: dict, client: str) -> None:
     kind = msg["type"]
     if kind == "instruction":
         session.instruct(msg["text"], source=client)
-    elif kind == "estop":
-        session.estop()
-    elif kind == "release":
-        session.release()
-    elif kind == "reset":
-        session.reset()
-    elif kind == "stop":
-        session.stop()
+    elif kind in RobotSession.COMMANDS:
+        session.command(kind)
     elif kind == "takeover":
         session.takeover(msg["on"])
     elif kind == "teleop":
