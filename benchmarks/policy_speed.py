@@ -22,7 +22,7 @@ from rich.table import Table
 from policy.data import DemoData, augment
 from policy.language import SentenceEncoder
 from policy.policy import Policy, PolicyConfig
-from policy.train import Prefetcher
+from policy.prefetch import Prefetcher
 
 
 def build(arch: str, data: DemoData, encoder) -> Policy:

@@ -5,7 +5,8 @@ successful episode, and every policy-driven episode labelled by the expert (`bcz
 segment with its own instruction plus every phrasing of its task in the suite (language augmentation);
 with hindsight labels (meta/labels.parquet), every achieved task adds a segment ending where it was
 achieved. Targets are chunk-relative (where the expert sent the hand k steps on, as an offset from the
-hand now; `policy.pose`) or per-step deltas. Past a segment's end the hand holds still where it ended.
+hand now; `policy.pose`), per-step deltas, or, for any other robot, the recorded actions themselves
+(`policy.layout`). Past a segment's end the hand holds still where it ended (raw: the last action repeats).
 Frames come from the memory-mapped frame cache, so a batch costs milliseconds.
 Validation uses whole episodes held out from training. Each sample also carries `goal`, the state at
 its next keyframe (the next gripper switch, or the segment's end), for the auxiliary keyframe loss.
@@ -23,8 +24,9 @@ import torch
 from data_collection.frames import FrameCache
 from data_collection.layout import COLLECTION_PATH
 from policy.language import TextEncoder
+from policy.layout import POSE_MODES, gripper_channels, gripper_levels, resolve_mode
 from policy.policy import PolicyConfig
-from policy.pose import GRIPPER, commanded_pose, relative_to
+from policy.pose import commanded_pose, relative_to
 from sim.suite import TaskSuite, UnknownTaskError
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,8 @@ class DemoData:
         encoder: TextEncoder,
         chunk: int,
         suite: TaskSuite | None = None,
-        actions: str = "relative",
+        actions: str = "auto",
+        gripper: list[str] | None = None,
         relabels: bool = True,
         val_fraction: float = 0.05,
         seed: int = 0,
@@ -55,13 +58,18 @@ class DemoData:
         self.cache = FrameCache(root, cache_dir, progress=progress)
         self.features = self.cache.reader.features
         self.chunk = chunk
-        self.relative = actions == "relative"  # chunk-relative targets (policy.actions); else deltas
+        state_names = list(self.features["observation.state"]["names"])
+        action_names = list(self.features["action"]["names"])
+        self.actions = resolve_mode(actions, state_names, action_names)  # policy.actions, resolved
+        self.relative = self.actions == "relative"
+        self.grippers = gripper_channels(action_names, gripper)
+        self.gripper_levels = gripper_levels(self.cache.stats, self.grippers)
         reader = self.cache.reader
         rng = np.random.default_rng(seed)
         n_eps = reader.num_episodes
         if n_eps == 0:
             raise ValueError(f"{root} holds no episodes to train on")
-        n_val = round(val_fraction * n_eps) if n_eps > 1 else 0
+        n_val = max(1, round(val_fraction * n_eps)) if n_eps > 1 and val_fraction > 0 else 0
         self.val_episodes = set(rng.choice(n_eps, size=n_val, replace=False).tolist()) if n_val else set()
 
         texts: dict[str, int] = {}
@@ -101,8 +109,12 @@ class DemoData:
         if not segments:
             raise ValueError(f"{root} has no successful episodes or achieved labels to learn from")
         self.instructions = list(texts)
+        closed = None
+        if self.grippers:  # keyframes: where the first gripper switches
+            low, high = self.gripper_levels[0]
+            closed = np.asarray(self.cache.columns["action"][:, self.grippers[0]]) > (low + high) / 2
         self.next_switch = next_gripper_switch(
-            np.asarray(self.cache.columns["action"][:, GRIPPER]), self.cache.episode_starts
+            closed, self.cache.episode_starts, len(self.cache.columns["action"])
         )
         self.embeddings = torch.as_tensor(encoder.encode(self.instructions))
         self.segments = segments
@@ -150,7 +162,8 @@ class DemoData:
         steps = g[:, None] + np.arange(self.chunk)[None, :]
         at = np.minimum(steps, ends[:, None])
         actions = self.cache.columns["action"][at].astype(np.float64)
-        actions[..., :6][steps > ends[:, None]] = 0.0
+        if self.actions in POSE_MODES:  # past the end, zero deltas: the hand stays where it ended
+            actions[..., :6][steps > ends[:, None]] = 0.0
         if self.relative:  # where the expert sent the hand at t+k, as an offset from the hand at t
             states = self.cache.columns["observation.state"]
             position, quaternion = commanded_pose(np.asarray(states[at], np.float64), actions)
@@ -188,14 +201,16 @@ class DemoData:
         }
 
 
-def next_gripper_switch(gripper: np.ndarray, episode_starts: np.ndarray) -> np.ndarray:
-    """For every frame, the first later frame of its episode whose gripper command differs from the one
-    before it (the frame where the hand closes or opens), or the episode's last frame."""
-    n = len(gripper)
+def next_gripper_switch(closed: np.ndarray | None, episode_starts: np.ndarray, n: int) -> np.ndarray:
+    """For every frame, the first later frame of its episode whose gripper command (`closed`, per
+    frame) differs from the one before it (the frame where the hand closes or opens), or the
+    episode's last frame (always, without a gripper)."""
     ends = np.append(episode_starts[1:], n)
     out = np.empty(n, np.int64)
-    closed = gripper > 0.5
     for start, end in zip(episode_starts, ends, strict=True):
+        if closed is None:
+            out[start:end] = end - 1
+            continue
         switches = start + 1 + np.flatnonzero(closed[start + 1 : end] != closed[start : end - 1])
         nxt = np.searchsorted(switches, np.arange(start, end), side="right")
         out[start:end] = np.append(switches, end - 1)[nxt]
@@ -232,7 +247,8 @@ def augment(images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
-    """Fill in what the dataset decides: cameras, image size, rate, state and action names."""
+    """Fill in what the dataset decides: cameras, image size, rate, state and action names, the action
+    mode and the gripper channels' levels."""
     features = data.features
     pc.cameras = [k.removeprefix("observation.images.") for k, f in features.items() if f["dtype"] == "video"]
     shapes = {c: list(features[f"observation.images.{c}"]["shape"][:2]) for c in pc.cameras}
@@ -249,4 +265,10 @@ def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
         pc.camera_setup = {c: setup[c] for c in pc.cameras if c in setup}
     pc.state_names = list(features["observation.state"]["names"])
     pc.action_names = list(features["action"]["names"])
+    pc.actions, pc.gripper_levels = data.actions, data.gripper_levels
+    grippers = [
+        f"{pc.action_names[i]} {lo:g}/{hi:g}"
+        for i, (lo, hi) in zip(data.grippers, pc.gripper_levels, strict=True)
+    ]
+    log.info("actions: %s; gripper channels (open/closed): %s", pc.actions, ", ".join(grippers) or "none")
     return pc

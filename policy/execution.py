@@ -64,3 +64,37 @@ class ChunkExecutor:
         """The delta action for control tick `step` from the robot's current `state`, or None."""
         target = self.target(step)
         return None if target is None else action_towards(target, state)
+
+
+class RawChunkExecutor:
+    """Chunks of the dataset's own actions (policy.actions=raw), one row per control tick: the newest
+    chunk's row (`first`), or the weighted mean of every live chunk's row (`ensemble`) with the newest
+    chunk deciding the gripper channels (open/close is never averaged)."""
+
+    def __init__(self, execution: str, decay: float, chunk: int, grippers: tuple[int, ...] = ()) -> None:
+        if execution not in EXECUTIONS:
+            raise ValueError(f"execution={execution!r}; valid: {', '.join(EXECUTIONS)}")
+        self.execution, self.decay, self.grippers = execution, decay, list(grippers)
+        self.chunks: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=chunk)
+
+    def clear(self) -> None:
+        self.chunks.clear()
+
+    def add(self, planned_at: int, actions: np.ndarray, start: np.ndarray | None = None) -> None:
+        self.chunks.append((planned_at, np.asarray(actions, dtype=np.float64)))
+
+    @property
+    def last_planned(self) -> int | None:
+        return self.chunks[-1][0] if self.chunks else None
+
+    def action(self, step: int, state: np.ndarray | None = None) -> np.ndarray | None:
+        live = [(step - at, rows[step - at]) for at, rows in self.chunks if 0 <= step - at < len(rows)]
+        if not live:
+            return None
+        newest = live[-1][1]
+        if self.execution == "first":
+            return newest.copy()
+        weights = np.exp(-self.decay * np.array([age for age, _ in live], dtype=np.float64))
+        out = np.average(np.stack([row for _, row in live]), axis=0, weights=weights)
+        out[self.grippers] = newest[self.grippers]
+        return out

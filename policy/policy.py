@@ -25,15 +25,14 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from policy.execution import ChunkExecutor
+from policy.execution import ChunkExecutor, RawChunkExecutor
 from policy.language import DEFAULT_ENCODER, OneHotTaskEncoder, SentenceEncoder, TextEncoder
+from policy.layout import POSE_MODES, ActionLayout, resolve_mode
 from policy.networks import NETWORKS, ResNetConfig, ViTConfig
-from policy.pose import GRIPPER, absolute_targets, chained_targets, start_target
+from policy.pose import absolute_targets, chained_targets, start_target
 
 MIN_STD = 1e-3
 EXECUTIONS = ("ensemble", "chunk")
-ACTIONS = ("relative", "delta")
-EE_STATE = ["ee_x", "ee_y", "ee_z", "ee_qx", "ee_qy", "ee_qz", "ee_qw"]  # what `relative` needs first
 
 
 def same_aspect(a: list[int], b: list[int]) -> bool:
@@ -53,8 +52,12 @@ class PolicyConfig:
     chunk: int = 10  # actions predicted per step (BC-Z: 10)
     # relative: action k of a chunk is the pose the hand is sent to at step t+k, as an offset from the
     # pose at t (chunk-relative; no error accumulates along the chunk). delta: per-step deltas chained
-    # through the chunk (checkpoints from before `actions` existed).
-    actions: str = "relative"
+    # through the chunk (checkpoints from before `actions` existed). raw: the dataset's own actions
+    # (any robot). auto: relative on this project's end-effector data, raw otherwise (policy/layout.py).
+    actions: str = "auto"
+    # Action channels learned as binary open/closed states; None: every name containing "gripper";
+    # []: none (every channel continuous).
+    gripper: list[str] | None = None
     encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
     # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan (measured best with
     # relative actions: 98-100% vs 72-74% on the first rung); ensemble: average every chunk covering the
@@ -77,6 +80,7 @@ class PolicyConfig:
     camera_setup: dict[str, Any] = field(default_factory=dict)
     state_names: list[str] = field(default_factory=list)
     action_names: list[str] = field(default_factory=list)
+    gripper_levels: list[list[float]] = field(default_factory=list)  # (low, high) of each gripper channel
     onehot_tasks: list[str] = field(default_factory=list)  # the task vocabulary of encoder=onehot
     suite: str = "default"  # resolves instructions to tasks for encoder=onehot
 
@@ -96,13 +100,8 @@ class Policy(nn.Module):
             raise ValueError(f"policy.arch={config.arch!r}; valid: {', '.join(NETWORKS)}")
         if config.execution not in EXECUTIONS:
             raise ValueError(f"policy.execution={config.execution!r}; valid: {', '.join(EXECUTIONS)}")
-        if config.actions not in ACTIONS:
-            raise ValueError(f"policy.actions={config.actions!r}; valid: {', '.join(ACTIONS)}")
-        if config.actions == "relative" and list(config.state_names[:7]) != EE_STATE:
-            raise ValueError(
-                f"policy.actions=relative needs the state to start with {EE_STATE}, "
-                f"got {list(config.state_names)}; use policy.actions=delta"
-            )
+        config.actions = resolve_mode(config.actions, config.state_names, config.action_names)
+        self.layout = ActionLayout.of(config.action_names, config.gripper, config.gripper_levels)
         self.config = config
         self.cond_dim = cond_dim
         arch_cfg = config.vit if config.arch == "vit" else config.resnet
@@ -144,7 +143,8 @@ class Policy(nn.Module):
             .expand_as(self.action_std)
             .clamp(min=MIN_STD)
         )
-        self.action_mean[:, GRIPPER], self.action_std[:, GRIPPER] = 0.0, 1.0  # the gripper is a logit
+        grippers = list(self.layout.grippers)
+        self.action_mean[:, grippers], self.action_std[:, grippers] = 0.0, 1.0  # a gripper is a logit
 
     def check_features(self, features: dict, what: str) -> None:
         """Raise FeatureMismatchError naming every difference between this policy and dataset `features`."""
@@ -202,18 +202,23 @@ class Policy(nn.Module):
         augment=None,
         goal: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """Huber loss on normalized deltas + binary cross-entropy on the gripper, over the whole chunk;
-        plus, with `goal` (the state at the next keyframe) and `goal_loss` > 0, the keyframe loss."""
+        """Huber loss on the normalized continuous channels + binary cross-entropy on each gripper
+        (closed or open), over the whole chunk; plus, with `goal` (the state at the next keyframe) and
+        `goal_loss` > 0, the keyframe loss."""
         x, s = self._inputs(images, state)
         if augment is not None:
             x = augment(x)
         features = self.net.features(x, s, cond)
         out = self.net.act(features)
         target = (actions - self.action_mean) / self.action_std
-        deltas = [i for i in range(actions.shape[-1]) if i != GRIPPER]
-        huber = F.smooth_l1_loss(out[..., deltas], target[..., deltas])
-        bce = F.binary_cross_entropy_with_logits(out[..., GRIPPER], (actions[..., GRIPPER] > 0.5).float())
-        loss, parts = huber + bce, {"huber": huber.item(), "gripper_bce": bce.item()}
+        layout, loss, parts = self.layout, out.new_zeros(()), {}
+        if layout.continuous:
+            huber = F.smooth_l1_loss(out[..., layout.continuous], target[..., layout.continuous])
+            loss, parts["huber"] = loss + huber, huber.item()
+        if layout.grippers:
+            closed = torch.stack([layout.closed(actions, g) for g in range(len(layout.grippers))], -1)
+            bce = F.binary_cross_entropy_with_logits(out[..., list(layout.grippers)], closed.float())
+            loss, parts["gripper_bce"] = loss + bce, bce.item()
         if goal is not None and self.goal_head is not None:
             goal_huber = F.smooth_l1_loss(self.goal_head(features), (goal - state) / self.state_std)
             loss = loss + self.config.goal_loss * goal_huber
@@ -224,22 +229,26 @@ class Policy(nn.Module):
     def predict_chunk(
         self, images: dict[str, torch.Tensor], state: torch.Tensor, cond: torch.Tensor
     ) -> torch.Tensor:
-        """(B, K, A) actions in robot units; the gripper is 0 or 1."""
+        """(B, K, A) actions in robot units; a gripper channel is one of its two levels."""
         x, s = self._inputs(images, state)
         out = self.net(x, s, cond)
         actions = out * self.action_std + self.action_mean
-        actions[..., GRIPPER] = (out[..., GRIPPER] > 0).float()
+        for g, (low, high) in zip(self.layout.grippers, self.layout.levels, strict=True):
+            actions[..., g] = torch.where(out[..., g] > 0, high, low)
         return actions
 
     # ------------------------------------------------------------------ acting
     @torch.no_grad()
     def plan(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        """The next `chunk` absolute targets (K, 8: position, quaternion, gripper), one per policy step
-        (`config.fps`), for a robot observation; `policy.execution.ChunkExecutor` turns them into actions."""
+        """The next `chunk` steps, one per policy step (`config.fps`), for a robot observation: absolute
+        targets (K, 8: position, quaternion, gripper) that `policy.execution.ChunkExecutor` turns into
+        actions, or with `actions=raw` the (K, A) actions themselves."""
         device = self.state_mean.device
         images = {c: torch.as_tensor(observation[c], device=device).unsqueeze(0) for c in self.config.cameras}
         state = torch.as_tensor(observation["state"], dtype=torch.float32, device=device).unsqueeze(0)
         chunk = self.predict_chunk(images, state, self._embedding(instruction))[0].cpu().numpy()
+        if self.config.actions == "raw":
+            return chunk.astype(np.float64)
         origin = np.asarray(observation["state"], dtype=np.float64)
         to_targets = absolute_targets if self.config.actions == "relative" else chained_targets
         return to_targets(chunk.astype(np.float64), origin)
@@ -257,7 +266,10 @@ class Policy(nn.Module):
         """Forget the chunks of the previous episode (call at every episode start)."""
         cfg = self.config
         execution = "first" if cfg.execution == "chunk" else "ensemble"
-        self._executor = ChunkExecutor(execution, cfg.ensemble_decay, substeps=1, chunk=cfg.chunk)
+        if cfg.actions in POSE_MODES:
+            self._executor = ChunkExecutor(execution, cfg.ensemble_decay, substeps=1, chunk=cfg.chunk)
+        else:
+            self._executor = RawChunkExecutor(execution, cfg.ensemble_decay, cfg.chunk, self.layout.grippers)
         self._step = 0
         self._embedded: tuple[str, torch.Tensor] | None = None
 
@@ -267,9 +279,9 @@ class Policy(nn.Module):
 
     @torch.no_grad()
     def select_action(self, observation: dict[str, np.ndarray], instruction: str) -> np.ndarray:
-        """One delta action for a robot observation ({"state": ..., camera: HxWx3 uint8}) and an
-        instruction: plan (every step when ensembling, every `replan_every` steps otherwise), then
-        aim at the executed target from the current pose."""
+        """One action for a robot observation ({"state": ..., camera: HxWx3 uint8}) and an instruction:
+        plan (every step when ensembling, every `replan_every` steps otherwise), then aim at the
+        executed target from the current pose (a delta action), or with `actions=raw` take the row."""
         if self._embedded is None or instruction != self._embedded[0]:  # new instruction: old plans dropped
             self.drop_plans()
         last = self._executor.last_planned
@@ -278,7 +290,11 @@ class Policy(nn.Module):
             or self.config.execution == "ensemble"
             or self._step - last >= self.config.replan_every
         ):
-            start = start_target(np.asarray(observation["state"], dtype=np.float64))
+            start = (
+                start_target(np.asarray(observation["state"], dtype=np.float64))
+                if self.config.actions in POSE_MODES
+                else None
+            )
             self._executor.add(self._step, self.plan(observation, instruction), start)
         action = self._executor.action(self._step, np.asarray(observation["state"], dtype=np.float64))
         self._step += 1

@@ -12,8 +12,6 @@ import json
 import logging
 import math
 import os
-import queue
-import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -29,7 +27,9 @@ from rich.table import Table
 
 from conf.checks import at_least, fraction, positive
 from policy.data import DemoData, augment, config_from_data
+from policy.offline import action_errors, why_no_rollouts
 from policy.policy import Policy, PolicyConfig, make_encoder
+from policy.prefetch import Prefetcher
 from policy.rollouts import RolloutConfig, evaluate_in_process
 from sim.suite import TaskSuite
 
@@ -71,33 +71,6 @@ class TrainConfig:
         fraction(self, "val_fraction", "mix_ratio")
 
 
-class Prefetcher:
-    """Builds the next batches in a background thread while the model trains on the current one."""
-
-    def __init__(self, make, depth: int = 3) -> None:
-        self.make, self.queue = make, queue.Queue(depth)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            item = self.make()
-            while not self.stop.is_set():
-                try:
-                    self.queue.put(item, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
-
-    def get(self):
-        return self.queue.get()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.thread.join(timeout=5)
-
-
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -136,6 +109,7 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
         cfg.policy.chunk,
         suite=suite,
         actions=actions,
+        gripper=(policy.config if policy is not None else cfg.policy).gripper,
         relabels=cfg.relabels,
         val_fraction=cfg.val_fraction,
         seed=cfg.seed,
@@ -143,8 +117,17 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     )
     if policy is None:
         policy = Policy(config_from_data(cfg.policy, data), encoder.dim)
-        policy.set_statistics(data.cache.stats, data.action_statistics() if data.relative else None)
+        per_step = data.actions != "delta"  # the targets' own (K, A) statistics; delta: the dataset's
+        policy.set_statistics(data.cache.stats, data.action_statistics() if per_step else None)
     policy.check_features(data.features, "dataset")
+    rollouts_every = cfg.rollouts.every_minutes
+    no_sim = why_no_rollouts(policy)
+    if no_sim:  # said once: what this run is judged by instead of success
+        rollouts_every = 0
+        console.print(
+            f"no rollouts in the simulator: {no_sim}. Judging by validation loss and per-channel action "
+            f"error on {len(data.val_episodes)} held-out episode(s) instead."
+        )
     mix = None
     if cfg.mix_dataset:
         mix = DemoData(
@@ -152,7 +135,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
             policy.encoder,
             cfg.policy.chunk,
             suite=suite,
-            actions=actions,
+            actions=policy.config.actions,
+            gripper=policy.config.gripper,
             relabels=cfg.relabels,
             val_fraction=0.0,
             seed=cfg.seed,
@@ -190,9 +174,7 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
     prefetch = Prefetcher(make_batch)
     val_rng = np.random.default_rng([cfg.seed, 99])
-    next_eval = (
-        (len(state["evals"]) + 1) * cfg.rollouts.every_minutes * 60 if cfg.rollouts.every_minutes else None
-    )
+    next_eval = (len(state["evals"]) + 1) * rollouts_every * 60 if rollouts_every else None
     every = cfg.snapshot_every_minutes * 60
     next_snapshot = (math.floor(state["seconds"] / every) + 1) * every if every else None
     losses, wait_time, step_time = [], 0.0, 0.0
@@ -265,6 +247,10 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
                 if state["step"] % cfg.val_every == 0 and len(data.val_index[0]):
                     state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
                     writer.add_scalar("val/loss", state["val_loss"], state["step"])
+                    if no_sim:
+                        state["action_errors"] = action_errors(policy, data, device)
+                        for name, value in state["action_errors"].items():
+                            writer.add_scalar(f"val/{name}", value, state["step"])
                 if state["step"] % cfg.checkpoint_every == 0:
                     save_checkpoint(policy, optimizer, state, last, cfg)
                 if next_snapshot is not None and state["seconds"] >= next_snapshot:
@@ -275,13 +261,15 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
                     next_snapshot += every
                 if next_eval is not None and state["seconds"] >= next_eval:
                     run_rollouts(policy, cfg, state, writer, output_dir, console, device)
-                    next_eval += cfg.rollouts.every_minutes * 60
+                    next_eval += rollouts_every * 60
         finally:
             prefetch.close()
-    if cfg.rollouts.every_minutes and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
+    if rollouts_every and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
         run_rollouts(policy, cfg, state, writer, output_dir, console, device)
     if len(data.val_index[0]):
         state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
+        if no_sim:
+            state["action_errors"] = action_errors(policy, data, device)
     save_checkpoint(policy, optimizer, state, last, cfg)
     writer.close()
     final = output_dir / "checkpoints" / "final"
@@ -371,6 +359,7 @@ def summary_table(state: dict, final: Path) -> Table:
         ("samples/s (last window)", f"{state.get('samples_per_s', 0):.0f}"),
         ("data-wait share of step time", f"{state.get('data_wait_fraction', 0):.1%}"),
     ]
+    rows += [(f"held-out {name}", f"{value:.4g}") for name, value in state.get("action_errors", {}).items()]
     for e in state["evals"][-1:]:
         rows += [(f"rollout success {k}", f"{v:.0%}") for k, v in e.items() if k not in ("step", "minutes")]
     for r in rows:

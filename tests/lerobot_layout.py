@@ -4,7 +4,8 @@ Unlike this project's writer (one episode per data file and per video file), LeR
 episodes into each data parquet and each mp4, and locates an episode through meta/episodes: its rows
 `dataset_from_index`..`dataset_to_index` in the data file, and `from_timestamp`..`to_timestamp` in the
 video. This fixture does the same, with two cameras of different sizes and a 2-D action without a
-gripper (a pusher), as many real LeRobot datasets have.
+gripper (a pusher), as many real LeRobot datasets have; `gripper=True` adds an SO-100-style
+`gripper.pos` channel that is 0 (open) then 100 (closed) in every episode.
 """
 
 from __future__ import annotations
@@ -32,10 +33,15 @@ def frame_colour(episode: int, t: int) -> tuple[int, int, int]:
     return 30 + 50 * episode, 10 + 9 * t, 128
 
 
-def features() -> dict:
+def action_names(gripper: bool = False) -> list[str]:
+    return ["x", "y", "gripper.pos"] if gripper else ["x", "y"]
+
+
+def features(gripper: bool = False) -> dict:
+    names = action_names(gripper)
     out: dict = {
         "observation.state": {"dtype": "float32", "shape": [2], "names": ["x", "y"]},
-        "action": {"dtype": "float32", "shape": [2], "names": ["x", "y"]},
+        "action": {"dtype": "float32", "shape": [len(names)], "names": names},
     }
     for cam, (h, w) in CAMERAS.items():
         out[f"observation.images.{cam}"] = {
@@ -47,7 +53,9 @@ def features() -> dict:
     return {**out, **DEFAULT_FEATURES}
 
 
-def write(root: Path, lengths: tuple[int, ...] = (15, 12, 18, 9), per_file: int = 2) -> Path:
+def write(
+    root: Path, lengths: tuple[int, ...] = (15, 12, 18, 9), per_file: int = 2, gripper: bool = False
+) -> Path:
     """Write len(lengths) episodes, `per_file` of them to each data file and each video file."""
     root = Path(root)
     rng = np.random.default_rng(0)
@@ -57,9 +65,12 @@ def write(root: Path, lengths: tuple[int, ...] = (15, 12, 18, 9), per_file: int 
         tables, videos, offset = [], {cam: [] for cam in CAMERAS}, 0.0
         for ep in members:
             n = lengths[ep]
+            action = rng.normal(size=(n, 2))
+            if gripper:  # open for the first half, closed for the rest
+                action = np.column_stack([action, np.where(np.arange(n) < n // 2, 0.0, 100.0)])
             columns = {
                 "observation.state": rng.normal(size=(n, 2)).astype(np.float32),
-                "action": rng.normal(size=(n, 2)).astype(np.float32),
+                "action": action.astype(np.float32),
             }
             task = ep % len(TASKS)
             table = {
@@ -130,7 +141,7 @@ def write(root: Path, lengths: tuple[int, ...] = (15, 12, 18, 9), per_file: int 
         "splits": {"train": f"0:{len(lengths)}"},
         "data_path": DATA_PATH,
         "video_path": VIDEO_PATH,
-        "features": features(),
+        "features": features(gripper),
     }
     (root / "meta" / "info.json").write_text(json.dumps(info, indent=2))
     return root

@@ -92,8 +92,8 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
         [1, 1, 1, 1],
         32,
     )
-    data = DemoData(
-        str(tiny_dataset), encoder, cfg.policy.chunk, relabels=False, val_fraction=0, progress=False
+    data = DemoData(  # the split training makes (the same seed and held-out share)
+        str(tiny_dataset), encoder, cfg.policy.chunk, val_fraction=cfg.val_fraction, progress=False
     )
     result = train(cfg, tmp_path)
     policy = Policy.from_pretrained(result["checkpoint"])
@@ -117,7 +117,8 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
 def test_keyframes_are_the_next_gripper_switch_within_the_episode(tiny_dataset, encoder):
     gripper = np.array([0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0], float)
     np.testing.assert_array_equal(
-        next_gripper_switch(gripper, np.array([0, 5, 8])), [2, 2, 4, 4, 4, 7, 7, 7, 10, 10, 10]
+        next_gripper_switch(gripper > 0.5, np.array([0, 5, 8]), len(gripper)),
+        [2, 2, 4, 4, 4, 7, 7, 7, 10, 10, 10],
     )
     data = DemoData(str(tiny_dataset), encoder, 10, relabels=False, val_fraction=0, progress=False)
     batch = data.batch(np.random.default_rng(0), 32)
@@ -150,7 +151,7 @@ def test_feature_mismatch_names_the_difference(tiny_dataset, encoder):
         image_size=[32, 32],
         state_names=["a"] * 8,
         action_names=["dx", "dy", "dz", "drx", "dry", "drz", "gripper"],
-        actions="delta",  # chunk-relative actions would refuse these state names at once
+        actions="raw",  # chunk-relative actions would refuse these state names at once
     )
     cfg.vit = type(cfg.vit)(**TINY)
     policy = Policy(cfg, 384)

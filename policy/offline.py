@@ -1,0 +1,63 @@
+"""Offline metrics, for data this simulator cannot roll out (another robot's LeRobot dataset).
+
+A policy trained on a foreign dataset cannot be scored by success in PyBullet: its cameras, state and
+action belong to another robot. What is left is how closely it reproduces what the demonstrator did
+on episodes it never trained on: the per-channel error of the first predicted action (the one a
+robot would execute now) against the recorded one, in the dataset's own units (mean absolute error;
+for a gripper channel, the share of frames where open/closed is wrong).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from policy.data import DemoData
+from policy.layout import is_end_effector
+from policy.policy import Policy
+
+
+def why_no_rollouts(policy: Policy) -> str | None:
+    """None when the simulator can run this policy; otherwise, in a few words, why not."""
+    from sim.config import EnvConfig
+
+    cfg = policy.config
+    if not is_end_effector(cfg.state_names, cfg.action_names):
+        return f"the data's state {cfg.state_names} and action {cfg.action_names} are another robot's"
+    cameras = EnvConfig().robot.cameras
+    missing = [c for c in cfg.cameras if c not in cameras]
+    if missing:
+        return f"the simulator has no camera {missing} (it has {sorted(cameras)})"
+    return None
+
+
+@torch.no_grad()
+def action_errors(
+    policy: Policy, data: DemoData, device: torch.device, frames: int = 2048, batch_size: int = 64
+) -> dict[str, float]:
+    """Per action channel: the error of the first predicted action on held-out (validation) frames.
+    The same frames every call (a fixed seed), so successive values are comparable."""
+    if not len(data.val_index[0]):
+        return {}
+    policy.eval()
+    rng = np.random.default_rng(1234)
+    predicted, recorded = [], []
+    for _ in range(max(1, frames // batch_size)):
+        b = data.batch(rng, batch_size, split="val")
+        images = {c: v.to(device) for c, v in b["images"].items()}
+        chunk = policy.predict_chunk(images, b["state"].to(device), b["cond"].to(device))
+        predicted.append(chunk[:, 0].float().cpu().numpy())
+        recorded.append(b["actions"][:, 0].numpy())
+    policy.train()
+    pred, true = np.concatenate(predicted), np.concatenate(recorded)
+    layout, names = policy.layout, policy.config.action_names
+    out = {}
+    for i, name in enumerate(names):
+        if i in layout.grippers:
+            g = layout.grippers.index(i)
+            out[f"{name} wrong open/closed"] = float(
+                np.mean(layout.closed(pred, g) != layout.closed(true, g))
+            )
+        else:
+            out[f"{name} abs error"] = float(np.mean(np.abs(pred[:, i] - true[:, i])))
+    return out
