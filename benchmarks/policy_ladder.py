@@ -1,6 +1,7 @@
 """The policy ladder: make the smallest case work before the suite, measuring success against training time.
 
     python benchmarks/policy_ladder.py --rung 1           # one task, plain scene: >= 95% in 15 min
+    python benchmarks/policy_ladder.py --rung 1.5         # the same task in the full scene
     python benchmarks/policy_ladder.py --rung 2           # pick_up over every object, full scene
     python benchmarks/policy_ladder.py --rung 1 --arm delta="policy.actions=delta"   # an arm: train overrides
     python benchmarks/policy_ladder.py --rung 3 --minutes 90 --episodes 3            # the default suite
@@ -62,6 +63,17 @@ RUNGS = {
         ["pick_up/red_block"],
         PLAIN_SCENE,
         target=">= 95% within 15 CPU-minutes",
+    ),
+    # between 1 and 2: the same single task in the full scene (distractors, clutter, randomization), to
+    # tell "cannot find the named object among others" from "cannot see through the randomization"
+    1.5: Rung(
+        "pick_up_red_block_full",
+        ["pick_up/red_block"],
+        200,
+        15,
+        30,
+        ["pick_up/red_block"],
+        target="one task survives the full scene",
     ),
     2: Rung("pick_up_all", ["pick_up/*"], 600, 30, 4, ["pick_up/*"], target=">= 90%"),
     3: Rung("default_suite", None, 2000, 90, 3, None, relabel=True, target="80% train / 50% held-out"),
@@ -146,7 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rung", type=int, choices=sorted(RUNGS), default=1)
+    parser.add_argument("--rung", type=float, choices=sorted(RUNGS), default=1)
     parser.add_argument(
         "--arm", action="append", default=[], help='NAME="train overrides" (default: "default")'
     )
@@ -176,7 +188,7 @@ def main() -> None:
     dataset = args.root / "datasets" / f"ladder_{name}"
     collect(rung, dataset, console)
     arms = [a.partition("=") for a in args.arm] or [("default", "=", "")]
-    title = f"rung {args.rung}: {name} ({rung.episodes} demos; target {rung.target})"
+    title = f"rung {args.rung:g}: {name} ({rung.episodes} demos; target {rung.target})"
     table = Table(title=title + (f"; eval {args.eval}" if args.eval else ""))
     for col in ("arm", "training min", "samples", "train tasks", "held-out tasks"):
         table.add_column(col, justify="left" if col == "arm" else "right")

@@ -4,7 +4,9 @@ A policy trained on a foreign dataset cannot be scored by success in PyBullet: i
 action belong to another robot. What is left is how closely it reproduces what the demonstrator did
 on episodes it never trained on: the per-channel error of the first predicted action (the one a
 robot would execute now) against the recorded one, in the dataset's own units (mean absolute error;
-for a gripper channel, the share of frames where open/closed is wrong).
+for a gripper channel, the share of frames where open/closed is wrong), each beside the same error
+of a policy that ignores its inputs and always predicts the training mean (for a gripper, the more
+common state): a number that means something without knowing the robot's units.
 """
 
 from __future__ import annotations
@@ -34,9 +36,9 @@ def why_no_rollouts(policy: Policy) -> str | None:
 @torch.no_grad()
 def action_errors(
     policy: Policy, data: DemoData, device: torch.device, frames: int = 2048, batch_size: int = 64
-) -> dict[str, float]:
-    """Per action channel: the error of the first predicted action on held-out (validation) frames.
-    The same frames every call (a fixed seed), so successive values are comparable."""
+) -> dict[str, tuple[float, float]]:
+    """Per action channel: (the policy's error, the mean predictor's) for the first predicted action
+    on held-out (validation) frames; the same frames every call (a fixed seed), so values compare."""
     if not len(data.val_index[0]):
         return {}
     policy.eval()
@@ -51,13 +53,15 @@ def action_errors(
     policy.train()
     pred, true = np.concatenate(predicted), np.concatenate(recorded)
     layout, names = policy.layout, policy.config.action_names
+    mean = policy.action_mean[0].cpu().numpy()  # the training targets' mean (a gripper: a logit's 0)
     out = {}
     for i, name in enumerate(names):
         if i in layout.grippers:
             g = layout.grippers.index(i)
-            out[f"{name} wrong open/closed"] = float(
-                np.mean(layout.closed(pred, g) != layout.closed(true, g))
-            )
+            wrong = np.mean(layout.closed(pred, g) != layout.closed(true, g))
+            closed = np.mean(layout.closed(true, g))  # the majority state errs on the minority's share
+            out[f"{name} wrong open/closed"] = (float(wrong), float(min(closed, 1 - closed)))
         else:
-            out[f"{name} abs error"] = float(np.mean(np.abs(pred[:, i] - true[:, i])))
+            error = np.mean(np.abs(pred[:, i] - true[:, i]))
+            out[f"{name} abs error"] = (float(error), float(np.mean(np.abs(mean[i] - true[:, i]))))
     return out

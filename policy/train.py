@@ -249,7 +249,7 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
                     writer.add_scalar("val/loss", state["val_loss"], state["step"])
                     if no_sim:
                         state["action_errors"] = action_errors(policy, data, device)
-                        for name, value in state["action_errors"].items():
+                        for name, (value, _) in state["action_errors"].items():
                             writer.add_scalar(f"val/{name}", value, state["step"])
                 if state["step"] % cfg.checkpoint_every == 0:
                     save_checkpoint(policy, optimizer, state, last, cfg)
@@ -359,7 +359,8 @@ def summary_table(state: dict, final: Path) -> Table:
         ("samples/s (last window)", f"{state.get('samples_per_s', 0):.0f}"),
         ("data-wait share of step time", f"{state.get('data_wait_fraction', 0):.1%}"),
     ]
-    rows += [(f"held-out {name}", f"{value:.4g}") for name, value in state.get("action_errors", {}).items()]
+    errors = state.get("action_errors", {}).items()
+    rows += [(f"held-out {name}", f"{e:.4g} (mean: {base:.4g})") for name, (e, base) in errors]
     for e in state["evals"][-1:]:
         rows += [(f"rollout success {k}", f"{v:.0%}") for k, v in e.items() if k not in ("step", "minutes")]
     for r in rows:
