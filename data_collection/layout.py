@@ -40,6 +40,21 @@ def image_key(camera: str) -> str:
     return f"observation.images.{camera}"
 
 
+def feature_names(features: dict, key: str) -> list[str]:
+    """The channel names of vector feature `key` as a list. LeRobot datasets write `names` as a list,
+    as a dict holding one list (`{"motors": [...]}` in datasets converted from v2.x), or as null; then
+    the channels are called `action_0`, `action_1`, ... (the key's last part and the index)."""
+    feature = features[key]
+    names = feature.get("names")
+    if isinstance(names, dict) and len(names) == 1:
+        names = next(iter(names.values()))
+    listed = isinstance(names, list | tuple)
+    size = int(feature["shape"][0]) if feature.get("shape") else len(names) if listed else 0
+    if not listed or len(names) != size:
+        return [f"{key.rsplit('.', 1)[-1]}_{i}" for i in range(size)]
+    return [str(n) for n in names]
+
+
 def chunk_and_file(episode_index: int) -> tuple[int, int]:
     return divmod(episode_index, CHUNKS_SIZE)
 

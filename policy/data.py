@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from data_collection.frames import FrameCache
-from data_collection.layout import COLLECTION_PATH
+from data_collection.layout import COLLECTION_PATH, feature_names
 from policy.language import TextEncoder
 from policy.layout import POSE_MODES, gripper_channels, gripper_levels, resolve_mode
 from policy.policy import PolicyConfig
@@ -58,8 +58,8 @@ class DemoData:
         self.cache = FrameCache(root, cache_dir, progress=progress)
         self.features = self.cache.reader.features
         self.chunk = chunk
-        state_names = list(self.features["observation.state"]["names"])
-        action_names = list(self.features["action"]["names"])
+        state_names = feature_names(self.features, "observation.state")
+        action_names = feature_names(self.features, "action")
         self.actions = resolve_mode(actions, state_names, action_names)  # policy.actions, resolved
         self.relative = self.actions == "relative"
         self.grippers = gripper_channels(action_names, gripper)
@@ -263,8 +263,8 @@ def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
     if collection.is_file():
         setup = json.loads(collection.read_text()).get("cameras", {})
         pc.camera_setup = {c: setup[c] for c in pc.cameras if c in setup}
-    pc.state_names = list(features["observation.state"]["names"])
-    pc.action_names = list(features["action"]["names"])
+    pc.state_names = feature_names(features, "observation.state")
+    pc.action_names = feature_names(features, "action")
     pc.actions, pc.gripper_levels = data.actions, data.gripper_levels
     grippers = [
         f"{pc.action_names[i]} {lo:g}/{hi:g}"

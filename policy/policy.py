@@ -25,6 +25,7 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from data_collection.layout import feature_names
 from policy.execution import ChunkExecutor, RawChunkExecutor
 from policy.language import DEFAULT_ENCODER, OneHotTaskEncoder, SentenceEncoder, TextEncoder
 from policy.layout import POSE_MODES, ActionLayout, resolve_mode
@@ -165,8 +166,8 @@ class Policy(nn.Module):
             ("observation.state", self.config.state_names, "state"),
             ("action", self.config.action_names, "action"),
         ):
-            got = features.get(key, {}).get("names")
-            if got is None or list(got) != list(names):
+            got = feature_names(features, key) if key in features else None
+            if got is None or got != list(names):
                 problems.append(f"{label} is {got} in the {what}, the policy expects {list(names)}")
         if problems:
             raise FeatureMismatchError(f"the policy does not fit this {what}: " + "; ".join(problems))

@@ -15,6 +15,7 @@ import torch
 from rich.console import Console
 
 from data_collection.check import check
+from data_collection.layout import feature_names
 from policy.data import DemoData
 from policy.language import SentenceEncoder
 from policy.layout import ActionLayout, resolve_mode
@@ -112,3 +113,12 @@ def test_pose_actions_on_another_robot_say_what_to_use():
         resolve_mode("relative", ["x", "y"], ["x", "y"])
     with pytest.raises(ValueError, match=r"policy.actions='joints'; valid: auto, relative, delta, raw"):
         resolve_mode("joints", ["x"], ["x"])
+
+
+def test_channel_names_as_lerobot_datasets_write_them():
+    features = {
+        "action": {"dtype": "float32", "shape": [3], "names": {"motors": ["waist", "elbow", "gripper"]}},
+        "observation.state": {"dtype": "float32", "shape": [2], "names": None},
+    }
+    assert feature_names(features, "action") == ["waist", "elbow", "gripper"]  # converted from v2.x
+    assert feature_names(features, "observation.state") == ["state_0", "state_1"]  # no names at all
