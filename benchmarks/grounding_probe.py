@@ -27,6 +27,8 @@ from sim.env import TabletopEnv
 
 def probe(checkpoint: str, tasks: list[str], scenes: int, seed: int) -> dict[str, float]:
     policy = Policy.from_pretrained(checkpoint).eval()
+    if policy.config.actions == "raw":
+        raise SystemExit(f"{checkpoint} predicts raw actions, not hand poses: the probe needs a pose policy")
     env = TabletopEnv(env_config_for(policy, EnvConfig()), split="all")
     specs = env.suite.match(tasks)
     errors, right, objects = [], 0, []

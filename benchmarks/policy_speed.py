@@ -19,6 +19,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from data_collection.layout import feature_names
 from policy.data import DemoData, augment
 from policy.language import SentenceEncoder
 from policy.policy import Policy, PolicyConfig
@@ -29,8 +30,8 @@ def build(arch: str, data: DemoData, encoder) -> Policy:
     cfg = PolicyConfig(arch=arch)
     cfg.cameras = data.cameras
     cfg.image_size = list(data.features[f"observation.images.{cfg.cameras[0]}"]["shape"][:2])
-    cfg.state_names = list(data.features["observation.state"]["names"])
-    cfg.action_names = list(data.features["action"]["names"])
+    cfg.state_names = feature_names(data.features, "observation.state")
+    cfg.action_names = feature_names(data.features, "action")
     policy = Policy(cfg, encoder.dim)
     policy.set_statistics(data.cache.stats)
     return policy

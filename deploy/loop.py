@@ -151,6 +151,11 @@ class ControlLoop:
                 f"({policy_hz} Hz)"
             )
         self.substeps = round(ratio)
+        if policy is not None and policy.config.actions == "raw":
+            raise ValueError(
+                "this policy predicts another robot's raw actions (policy.actions=raw); the control loop "
+                "drives an end-effector arm with pose targets: train it with policy.actions=relative"
+            )
         chunk = policy.config.chunk if policy is not None else 1
         execution, replan = config.execution, config.replan_every
         if policy is not None:

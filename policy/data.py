@@ -24,7 +24,7 @@ import torch
 from data_collection.frames import FrameCache
 from data_collection.layout import COLLECTION_PATH, feature_names
 from policy.language import TextEncoder
-from policy.layout import POSE_MODES, gripper_channels, gripper_levels, resolve_mode
+from policy.layout import POSE_MODES, ActionLayout, gripper_channels, gripper_levels, resolve_mode
 from policy.policy import PolicyConfig
 from policy.pose import commanded_pose, relative_to
 from sim.suite import TaskSuite, UnknownTaskError
@@ -62,8 +62,8 @@ class DemoData:
         action_names = feature_names(self.features, "action")
         self.actions = resolve_mode(actions, state_names, action_names)  # policy.actions, resolved
         self.relative = self.actions == "relative"
-        self.grippers = gripper_channels(action_names, gripper)
-        self.gripper_levels = gripper_levels(self.cache.stats, self.grippers)
+        grippers = gripper_channels(action_names, gripper)
+        self.layout = ActionLayout.of(action_names, gripper, gripper_levels(self.cache.stats, grippers))
         reader = self.cache.reader
         rng = np.random.default_rng(seed)
         n_eps = reader.num_episodes
@@ -110,9 +110,8 @@ class DemoData:
             raise ValueError(f"{root} has no successful episodes or achieved labels to learn from")
         self.instructions = list(texts)
         closed = None
-        if self.grippers:  # keyframes: where the first gripper switches
-            low, high = self.gripper_levels[0]
-            closed = np.asarray(self.cache.columns["action"][:, self.grippers[0]]) > (low + high) / 2
+        if self.layout.grippers:  # keyframes: where the first gripper switches
+            closed = self.layout.closed(np.asarray(self.cache.columns["action"]), 0)
         self.next_switch = next_gripper_switch(
             closed, self.cache.episode_starts, len(self.cache.columns["action"])
         )
@@ -121,6 +120,11 @@ class DemoData:
         self.train_index = self._index(
             [i for i, s in enumerate(segments) if s.episode not in self.val_episodes]
         )
+        if not len(self.train_index[0]):
+            raise ValueError(
+                f"{root}: every episode to learn from was held out for validation "
+                f"(val_fraction={val_fraction}); use val_fraction=0 or record more episodes"
+            )
         self.val_index = self._index(
             [i for i, s in enumerate(segments) if s.episode in self.val_episodes and s.start == 0]
         )
@@ -265,10 +269,10 @@ def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
         pc.camera_setup = {c: setup[c] for c in pc.cameras if c in setup}
     pc.state_names = feature_names(features, "observation.state")
     pc.action_names = feature_names(features, "action")
-    pc.actions, pc.gripper_levels = data.actions, data.gripper_levels
+    pc.actions, pc.gripper_levels = data.actions, [list(lv) for lv in data.layout.levels]
     grippers = [
         f"{pc.action_names[i]} {lo:g}/{hi:g}"
-        for i, (lo, hi) in zip(data.grippers, pc.gripper_levels, strict=True)
+        for i, (lo, hi) in zip(data.layout.grippers, data.layout.levels, strict=True)
     ]
     log.info("actions: %s; gripper channels (open/closed): %s", pc.actions, ", ".join(grippers) or "none")
     return pc

@@ -93,8 +93,8 @@ class RawChunkExecutor:
             return None
         newest = live[-1][1]
         if self.execution == "first":
-            return newest.copy()
+            return newest.astype(np.float32)
         weights = np.exp(-self.decay * np.array([age for age, _ in live], dtype=np.float64))
         out = np.average(np.stack([row for _, row in live]), axis=0, weights=weights)
         out[self.grippers] = newest[self.grippers]
-        return out
+        return out.astype(np.float32)

@@ -53,7 +53,7 @@ def action_errors(
     policy.train()
     pred, true = np.concatenate(predicted), np.concatenate(recorded)
     layout, names = policy.layout, policy.config.action_names
-    mean = policy.action_mean[0].cpu().numpy()  # the training targets' mean (a gripper: a logit's 0)
+    mean = data.action_statistics()[0][0]  # this data's training targets, first step of the chunk
     out = {}
     for i, name in enumerate(names):
         if i in layout.grippers:

@@ -338,7 +338,10 @@ class Policy(nn.Module):
         if meta["policy"].get("arch", "vit") == "vit":  # written before the keypoint softmax was sharpened
             meta["policy"].setdefault("vit", {}).setdefault("keypoint_sharpness", 0.0)
         config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PolicyConfig), meta["policy"]))
-        policy = cls(config, meta["cond_dim"])
+        try:
+            policy = cls(config, meta["cond_dim"])
+        except ValueError as error:  # e.g. delta actions on another robot's data, from before `raw` existed
+            raise ValueError(f"{path} cannot be rebuilt: {error}; retrain it") from None
         weights = load_file(path / "model.safetensors")
         for key in ("action_mean", "action_std"):  # one row for every chunk step before per-step stats
             weights[key] = weights[key].expand_as(getattr(policy, key)).clone()

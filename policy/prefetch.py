@@ -18,7 +18,10 @@ class Prefetcher:
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            item = self.make()
+            try:
+                item = self.make()
+            except BaseException as error:  # handed to the trainer, which re-raises it (never a hang)
+                item = error
             while not self.stop.is_set():
                 try:
                     self.queue.put(item, timeout=0.1)
@@ -27,7 +30,10 @@ class Prefetcher:
                     continue
 
     def get(self):
-        return self.queue.get()
+        item = self.queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
 
     def close(self) -> None:
         self.stop.set()

@@ -127,6 +127,9 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
         console.print(
             f"no rollouts in the simulator: {no_sim}. Judging by validation loss and per-channel action "
             f"error on {len(data.val_episodes)} held-out episode(s) instead."
+            if len(data.val_index[0])
+            else f"no rollouts in the simulator: {no_sim}, and no held-out episodes (val_fraction="
+            f"{cfg.val_fraction}): nothing will judge this run; set val_fraction=0.1"
         )
     mix = None
     if cfg.mix_dataset:

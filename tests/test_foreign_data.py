@@ -79,7 +79,7 @@ def test_round_trip_check_cache_train_save_load_predict(tmp_path):
 def test_a_gripper_is_found_by_name_and_predicted_as_one_of_its_levels(tmp_path, encoder):
     root = lr.write(tmp_path / "so100", gripper=True)
     data = DemoData(str(root), encoder, 5, val_fraction=0, progress=False)
-    assert data.actions == "raw" and data.grippers == [2] and data.gripper_levels == [[0.0, 100.0]]
+    assert data.actions == "raw" and data.layout.grippers == (2,) and data.layout.levels == ((0.0, 100.0),)
     # keyframes: the frame where the gripper closes (episode 0 has 15 frames: closes at frame 7)
     assert data.next_switch[0] == 7 and data.next_switch[8] == 14
     cfg = TrainConfig(dataset=str(root), max_minutes=None, max_steps=3, batch_size=4, warmup_steps=1)
@@ -122,3 +122,27 @@ def test_channel_names_as_lerobot_datasets_write_them():
     }
     assert feature_names(features, "action") == ["waist", "elbow", "gripper"]  # converted from v2.x
     assert feature_names(features, "observation.state") == ["state_0", "state_1"]  # no names at all
+
+
+def test_a_batch_that_cannot_be_built_stops_training_instead_of_hanging():
+    from policy.prefetch import Prefetcher
+
+    def broken():
+        raise ValueError("frame 12 is unreadable")
+
+    prefetch = Prefetcher(broken)
+    with pytest.raises(ValueError, match="frame 12 is unreadable"):
+        prefetch.get()
+    prefetch.close()
+
+
+def test_a_raw_action_policy_is_refused_by_the_control_loop(tmp_path):
+    from deploy.loop import ControlLoop, LoopConfig
+
+    root = lr.write(tmp_path / "pusher")
+    cfg = TrainConfig(dataset=str(root), max_minutes=None, max_steps=1, batch_size=4, warmup_steps=1)
+    cfg.policy.vit = type(cfg.policy.vit)(**TINY)
+    cfg.rollouts.every_minutes = 0
+    policy = Policy.from_pretrained(train(cfg, tmp_path / "run", Console(file=io.StringIO()))["checkpoint"])
+    with pytest.raises(ValueError, match=r"raw actions \(policy.actions=raw\).*policy.actions=relative"):
+        ControlLoop(None, policy, LoopConfig())
