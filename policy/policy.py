@@ -70,6 +70,10 @@ class PolicyConfig:
     # gripper open/close, or the segment's end): where the hand must go, from the same features the
     # action head reads. 0 turns it off.
     goal_loss: float = 0.0
+    # The state channels the network sees (None: all). BC-Z fed no proprioception: with the hand's
+    # absolute pose as an input, a policy can localize "pixels minus hand pose" and a camera that moved
+    # reads as a moved object; e.g. [gripper_width] keeps only the fingers.
+    proprio: list[str] | None = None
     # Set from the training data (and checked whenever the policy meets data or a robot):
     fps: float = 10.0  # the control rate of the training data: one predicted action per 1/fps s
     cameras: list[str] = field(default_factory=list)  # robot camera names, e.g. ["scene", "wrist"]
@@ -114,6 +118,13 @@ class Policy(nn.Module):
         self.register_buffer("image_std", torch.full((n_cam, 3, 1, 1), 0.25))
         self.register_buffer("state_mean", torch.zeros(n_state))
         self.register_buffer("state_std", torch.ones(n_state))
+        unknown = [n for n in config.proprio or [] if n not in config.state_names]
+        if unknown:
+            raise ValueError(
+                f"policy.proprio names {unknown}, not state channels; the state has {config.state_names}"
+            )
+        seen = [config.proprio is None or n in config.proprio for n in config.state_names]
+        self.register_buffer("state_seen", torch.tensor(seen, dtype=torch.float32), persistent=False)
         # (K, A): every chunk step has its own statistics (offsets further ahead spread wider)
         self.register_buffer("action_mean", torch.zeros(config.chunk, n_action))
         self.register_buffer("action_std", torch.ones(config.chunk, n_action))
@@ -192,7 +203,7 @@ class Policy(nn.Module):
             if img.shape[-2:] != size:  # a camera of another size (real rigs mix them): the input size
                 img = F.interpolate(img, size=size, mode="bilinear", antialias=True, align_corners=False)
             x[cam] = (img - self.image_mean[i]) / self.image_std[i]
-        return x, (state - self.state_mean) / self.state_std
+        return x, (state - self.state_mean) / self.state_std * self.state_seen
 
     def loss(
         self,

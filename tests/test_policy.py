@@ -272,3 +272,20 @@ def test_cameras_of_another_size_are_resized_but_not_stretched():
     features[f"observation.images.{policy.config.cameras[0]}"]["shape"] = [h, 2 * w, 3]
     with pytest.raises(FeatureMismatchError, match="another aspect ratio"):
         policy.check_features(features, "robot")
+
+
+def test_proprio_hides_state_channels_from_the_network():
+    cfg = PolicyConfig(
+        cameras=["scene"],
+        image_size=[16, 16],
+        state_names=list(EE_STATE_NAMES),
+        action_names=list(EE_ACTION_NAMES),
+        proprio=["gripper_width"],
+    )
+    cfg.vit = type(cfg.vit)(**TINY)
+    policy = Policy(cfg, 8)
+    _, seen = policy._inputs({"scene": torch.zeros(1, 16, 16, 3, dtype=torch.uint8)}, torch.ones(1, 8))
+    assert seen[0, :7].abs().sum() == 0 and seen[0, 7] != 0  # the hand's pose hidden, the fingers seen
+    cfg.proprio = ["elbow"]
+    with pytest.raises(ValueError, match=r"policy.proprio names \['elbow'\], not state channels"):
+        Policy(cfg, 8)
