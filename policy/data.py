@@ -24,7 +24,14 @@ import torch
 from data_collection.frames import FrameCache
 from data_collection.layout import COLLECTION_PATH, feature_names
 from policy.language import TextEncoder
-from policy.layout import POSE_MODES, ActionLayout, gripper_channels, gripper_levels, resolve_mode
+from policy.layout import (
+    POSE_MODES,
+    ActionLayout,
+    default_proprio,
+    gripper_channels,
+    gripper_levels,
+    resolve_mode,
+)
 from policy.policy import PolicyConfig
 from policy.pose import commanded_pose, relative_to
 from sim.suite import TaskSuite, UnknownTaskError
@@ -270,9 +277,16 @@ def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
     pc.state_names = feature_names(features, "observation.state")
     pc.action_names = feature_names(features, "action")
     pc.actions, pc.gripper_levels = data.actions, [list(lv) for lv in data.layout.levels]
+    if pc.proprio is None:
+        pc.proprio = default_proprio(pc.actions, pc.state_names)
     grippers = [
         f"{pc.action_names[i]} {lo:g}/{hi:g}"
         for i, (lo, hi) in zip(data.layout.grippers, data.layout.levels, strict=True)
     ]
-    log.info("actions: %s; gripper channels (open/closed): %s", pc.actions, ", ".join(grippers) or "none")
+    log.info(
+        "actions: %s; gripper channels (open/closed): %s; the network sees state %s",
+        pc.actions,
+        ", ".join(grippers) or "none",
+        pc.proprio,
+    )
     return pc

@@ -49,6 +49,14 @@ def resolve_mode(mode: str, state_names: list[str], action_names: list[str]) -> 
     return mode
 
 
+def default_proprio(mode: str, state_names: list[str]) -> list[str]:
+    """The state channels a new policy sees: with pose actions all but the hand's pose (the offset to
+    the target has to come from the images), with raw actions all (a joint target needs the joints)."""
+    if mode in POSE_MODES:
+        return [n for n in state_names if n not in EE_STATE_NAMES[:7]]
+    return list(state_names)
+
+
 def gripper_channels(action_names: list[str], configured: list[str] | None) -> list[int]:
     """Indices of the gripper channels: the `configured` names (each must exist), or, when None, every
     name containing "gripper" (LeRobot's `gripper.pos`, `left_gripper`, this project's `gripper`)."""

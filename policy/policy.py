@@ -70,9 +70,11 @@ class PolicyConfig:
     # gripper open/close, or the segment's end): where the hand must go, from the same features the
     # action head reads. 0 turns it off.
     goal_loss: float = 0.0
-    # The state channels the network sees (None: all). BC-Z fed no proprioception: with the hand's
-    # absolute pose as an input, a policy can localize "pixels minus hand pose" and a camera that moved
-    # reads as a moved object; e.g. [gripper_width] keeps only the fingers.
+    # The state channels the network sees. Training fills it in when unset (policy.layout.default_proprio):
+    # with end-effector pose actions the hand's pose is hidden and the fingers kept, as BC-Z fed no
+    # proprioception (a policy that sees its pose localizes by "pixels minus pose" and copies its own
+    # motion: rung 1.5 went 27% -> 57%); with raw actions (joint targets) the whole state. None in a
+    # checkpoint (written before this option): all of it.
     proprio: list[str] | None = None
     # Set from the training data (and checked whenever the policy meets data or a robot):
     fps: float = 10.0  # the control rate of the training data: one predicted action per 1/fps s

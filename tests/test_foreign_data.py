@@ -63,6 +63,7 @@ def test_round_trip_check_cache_train_save_load_predict(tmp_path):
 
     policy = Policy.from_pretrained(result["checkpoint"])
     assert policy.config.actions == "raw" and policy.layout.grippers == ()
+    assert policy.config.proprio == ["x", "y"]  # joint-like targets need the whole state
     assert policy.config.image_size == [24, 32]  # the smaller camera's size; the 48x64 one is resized
     policy.reset()
     rng = np.random.default_rng(0)

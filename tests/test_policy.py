@@ -99,6 +99,8 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
     policy = Policy.from_pretrained(result["checkpoint"])
     assert policy.config.arch == arch and policy.config.cameras == ["scene", "wrist"]
     assert policy.config.image_size == [32, 32]
+    assert policy.config.proprio == ["gripper_width"]  # pose targets: the hand's pose is hidden
+    assert Policy.from_pretrained("policy/pretrained/default").state_seen.all()  # older: saw it all
     assert (policy.goal_head is not None) == (arch == "vit")  # the auxiliary head travels with the weights
     assert policy.meta["dataset"] == tiny_dataset.name  # outside the project: its name, not a machine path
     rng = np.random.default_rng(0)
