@@ -24,14 +24,7 @@ import torch
 from data_collection.frames import FrameCache
 from data_collection.layout import COLLECTION_PATH, feature_names
 from policy.language import TextEncoder
-from policy.layout import (
-    POSE_MODES,
-    ActionLayout,
-    default_proprio,
-    gripper_channels,
-    gripper_levels,
-    resolve_mode,
-)
+from policy.layout import POSE_MODES, ActionLayout, default_proprio, resolve_mode
 from policy.policy import PolicyConfig
 from policy.pose import commanded_pose, relative_to
 from sim.suite import TaskSuite, UnknownTaskError
@@ -65,12 +58,12 @@ class DemoData:
         self.cache = FrameCache(root, cache_dir, progress=progress)
         self.features = self.cache.reader.features
         self.chunk = chunk
+        self._statistics: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         state_names = feature_names(self.features, "observation.state")
         action_names = feature_names(self.features, "action")
         self.actions = resolve_mode(actions, state_names, action_names)  # policy.actions, resolved
         self.relative = self.actions == "relative"
-        grippers = gripper_channels(action_names, gripper)
-        self.layout = ActionLayout.of(action_names, gripper, gripper_levels(self.cache.stats, grippers))
+        self.layout = ActionLayout.from_stats(action_names, gripper, self.cache.stats)
         reader = self.cache.reader
         rng = np.random.default_rng(seed)
         n_eps = reader.num_episodes
@@ -184,11 +177,14 @@ class DemoData:
         return actions.astype(np.float32), np.minimum(self.next_switch[g], ends)
 
     def action_statistics(self, samples: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(K, A) mean and std of the training targets (what the policy normalizes its outputs by)."""
-        frames, owners = self.train_index
-        pick = np.random.default_rng(seed).integers(len(frames), size=min(samples, len(frames)))
-        actions, _ = self.targets(frames[pick], [self.segments[o] for o in owners[pick]])
-        return actions.mean(0), actions.std(0)
+        """(K, A) mean and std of the training targets (what the policy normalizes its outputs by);
+        computed once per (samples, seed): the offline metrics ask again at every validation."""
+        if (samples, seed) not in self._statistics:
+            frames, owners = self.train_index
+            pick = np.random.default_rng(seed).integers(len(frames), size=min(samples, len(frames)))
+            actions, _ = self.targets(frames[pick], [self.segments[o] for o in owners[pick]])
+            self._statistics[samples, seed] = (actions.mean(0), actions.std(0))
+        return self._statistics[samples, seed]
 
     def batch(self, rng: np.random.Generator, size: int, split: str = "train") -> dict[str, torch.Tensor]:
         frames, owners = self.train_index if split == "train" else self.val_index

@@ -88,6 +88,13 @@ class ActionLayout:
             raise ValueError(f"{len(levels)} gripper levels for {len(grippers)} gripper channels")
         return cls(len(action_names), tuple(grippers), tuple((float(lo), float(hi)) for lo, hi in levels))
 
+    @classmethod
+    def from_stats(cls, action_names: list[str], configured: list[str] | None, stats: dict) -> ActionLayout:
+        """The layout of a dataset's action: its gripper channels, their levels from meta/stats.json."""
+        grippers = gripper_channels(action_names, configured)
+        levels = tuple((lo, hi) for lo, hi in gripper_levels(stats, grippers))
+        return cls(len(action_names), tuple(grippers), levels)
+
     @property
     def continuous(self) -> list[int]:
         return [i for i in range(self.size) if i not in self.grippers]

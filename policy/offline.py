@@ -17,19 +17,18 @@ import torch
 from policy.data import DemoData
 from policy.layout import is_end_effector
 from policy.policy import Policy
+from policy.rollouts import env_config_for
 
 
 def why_no_rollouts(policy: Policy) -> str | None:
     """None when the simulator can run this policy; otherwise, in a few words, why not."""
-    from sim.config import EnvConfig
-
     cfg = policy.config
     if not is_end_effector(cfg.state_names, cfg.action_names):
         return f"the data's state {cfg.state_names} and action {cfg.action_names} are another robot's"
-    cameras = EnvConfig().robot.cameras
-    missing = [c for c in cfg.cameras if c not in cameras]
-    if missing:
-        return f"the simulator has no camera {missing} (it has {sorted(cameras)})"
+    try:
+        env_config_for(policy)  # what every rollout builds its simulator from
+    except ValueError as error:
+        return str(error)
     return None
 
 

@@ -56,9 +56,7 @@ class PolicyConfig:
     # through the chunk (checkpoints from before `actions` existed). raw: the dataset's own actions
     # (any robot). auto: relative on this project's end-effector data, raw otherwise (policy/layout.py).
     actions: str = "auto"  # auto | relative | delta | raw
-    # Action channels learned as binary open/closed states; None: every name containing "gripper";
-    # []: none (every channel continuous).
-    gripper: list[str] | None = None  # gripper channels; null: names containing "gripper"; []: none
+    gripper: list[str] | None = None  # open/closed channels; null: names containing "gripper"; []: none
     encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
     # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan (measured best with
     # relative actions: 98-100% vs 72-74% on the first rung); ensemble: average every chunk covering the
