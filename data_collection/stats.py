@@ -36,25 +36,50 @@ def image_stats(frames: np.ndarray) -> Stats:
     return out
 
 
+class StatsSum:
+    """A running aggregate of episode statistics, so that adding an episode costs the same at the 10th
+    as at the 10,000th (the writer rewrites meta/stats.json at every commit).
+
+    Exact min / max / mean / std; quantiles as the count-weighted mean of the episodes' quantiles.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0.0
+        self.sums: dict[str, np.ndarray] = {}  # count-weighted sums: mean, second moment, quantiles
+        self.low: np.ndarray | None = None
+        self.high: np.ndarray | None = None
+
+    def add(self, s: Stats) -> None:
+        c = float(np.asarray(s["count"]).reshape(-1)[0])
+        mean = np.asarray(s["mean"], dtype=np.float64)
+        terms = {"mean": mean, "second": np.asarray(s["std"], dtype=np.float64) ** 2 + mean**2}
+        terms |= {k: np.asarray(s[k], dtype=np.float64) for k in QUANTILE_KEYS}
+        for key, value in terms.items():
+            self.sums[key] = self.sums.get(key, 0.0) + c * value
+        self.low = np.asarray(s["min"]) if self.low is None else np.minimum(self.low, s["min"])
+        self.high = np.asarray(s["max"]) if self.high is None else np.maximum(self.high, s["max"])
+        self.count += c
+
+    def result(self) -> Stats:
+        if self.low is None:
+            raise ValueError("no episode statistics to aggregate")
+        mean = self.sums["mean"] / self.count
+        out = {
+            "min": self.low,
+            "max": self.high,
+            "mean": mean,
+            "std": np.sqrt(np.maximum(self.sums["second"] / self.count - mean**2, 0.0)),
+            "count": np.array([int(self.count)]),
+        }
+        return out | {key: self.sums[key] / self.count for key in QUANTILE_KEYS}
+
+
 def aggregate(per_episode: list[Stats]) -> Stats:
-    """Combine episode statistics: exact min/max/mean/std; quantiles as the count-weighted mean."""
-    counts = np.array([float(s["count"][0]) for s in per_episode])
-    w = counts / counts.sum()
-    shape = np.asarray(per_episode[0]["mean"]).shape
-    weights = w.reshape(-1, *([1] * len(shape)))
-    means = np.stack([s["mean"] for s in per_episode])
-    mean = (weights * means).sum(0)
-    second = (weights * (np.stack([s["std"] for s in per_episode]) ** 2 + means**2)).sum(0)
-    out = {
-        "min": np.min(np.stack([s["min"] for s in per_episode]), 0),
-        "max": np.max(np.stack([s["max"] for s in per_episode]), 0),
-        "mean": mean,
-        "std": np.sqrt(np.maximum(second - mean**2, 0.0)),
-        "count": np.array([int(counts.sum())]),
-    }
-    for key in QUANTILE_KEYS:
-        out[key] = (weights * np.stack([s[key] for s in per_episode])).sum(0)
-    return out
+    """Combine episode statistics (see StatsSum)."""
+    total = StatsSum()
+    for s in per_episode:
+        total.add(s)
+    return total.result()
 
 
 def to_json(stats: dict[str, Stats]) -> dict:

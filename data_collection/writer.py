@@ -50,7 +50,7 @@ from data_collection.layout import (
     video_keys,
     video_path,
 )
-from data_collection.stats import aggregate, array_stats, to_json
+from data_collection.stats import Stats, StatsSum, array_stats, to_json
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,7 @@ class DatasetWriter:
         self.features = features
         self.fps = fps
         self.robot_type = robot_type
+        self._totals: dict[str, StatsSum] = {}  # per feature, over every committed episode
         if (self.root / INFO_PATH).exists():
             existing = DatasetReader(self.root)
             if not resume:
@@ -75,14 +76,15 @@ class DatasetWriter:
             self._check_features(existing.features)
             self.episodes = existing.episodes
             self.tasks = existing.tasks
-            self._stats = [existing.episode_stats(i) for i in range(existing.num_episodes)]
+            for i in range(existing.num_episodes):
+                self._add_stats(existing.episode_stats(i))
         else:
             if self.root.exists() and any(self.root.iterdir()):
                 raise DatasetError(
                     f"{self.root} exists, is not empty and holds no dataset (no {INFO_PATH}); "
                     "choose an empty or new directory"
                 )
-            self.episodes, self.tasks, self._stats = [], [], []
+            self.episodes, self.tasks = [], []
         self._remove_uncommitted()
         self._write_summary()
 
@@ -167,7 +169,7 @@ class DatasetWriter:
             write_statistics=False,
         )
         self.episodes.append(row)
-        self._stats.append(stats)
+        self._add_stats(stats)
         self._write_summary()
         return index
 
@@ -204,13 +206,14 @@ class DatasetWriter:
         }
         return row
 
+    def _add_stats(self, stats: dict[str, Stats]) -> None:
+        for key, s in stats.items():
+            self._totals.setdefault(key, StatsSum()).add(s)
+
     def _write_summary(self) -> None:
         """Rewrite the derived files: meta/stats.json and meta/info.json."""
-        if self._stats:
-            keys = self._stats[0].keys()
-            write_json(
-                self.root, STATS_PATH, to_json({k: aggregate([s[k] for s in self._stats]) for k in keys})
-            )
+        if self._totals:
+            write_json(self.root, STATS_PATH, to_json({k: t.result() for k, t in self._totals.items()}))
         has_video = bool(video_keys(self.features))
         info = {
             "codebase_version": CODEBASE_VERSION,

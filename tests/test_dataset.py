@@ -68,6 +68,19 @@ def test_round_trip_and_lerobot_layout(tmp_path):
     )
 
 
+def test_stats_are_exact_and_the_same_when_written_in_two_sittings(tmp_path):
+    write(tmp_path / "once", [0, 1, 2])
+    write(tmp_path / "twice", [0])
+    write(tmp_path / "twice", [1, 2], resume=True)
+    once, twice = DatasetReader(tmp_path / "once").stats(), DatasetReader(tmp_path / "twice").stats()
+    actions = np.concatenate([h.episode(s).columns["action"] for s in range(3)])
+    for key, value in {"min": actions.min(0), "max": actions.max(0), "std": actions.std(0)}.items():
+        np.testing.assert_allclose(once["action"][key], value, atol=1e-5)
+    for feature, stats in once.items():
+        for key, value in stats.items():
+            np.testing.assert_allclose(twice[feature][key], value, err_msg=f"{feature} {key}")
+
+
 def test_existing_dataset_needs_resume_and_matching_features(tmp_path):
     root = tmp_path / "ds"
     write(root, [0])
