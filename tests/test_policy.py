@@ -100,7 +100,13 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
     assert policy.config.arch == arch and policy.config.cameras == ["scene", "wrist"]
     assert policy.config.image_size == [32, 32]
     assert policy.config.proprio == ["gripper_width"]  # pose targets: the hand's pose is hidden
-    assert Policy.from_pretrained("policy/pretrained/default").state_seen.all()  # older: saw it all
+    older = tmp_path / "older"  # a checkpoint from before policy.proprio existed saw the whole state
+    older.mkdir()
+    config = json.loads((Path(result["checkpoint"]) / "config.json").read_text())
+    del config["policy"]["proprio"]
+    (older / "config.json").write_text(json.dumps(config))
+    (older / "model.safetensors").write_bytes((Path(result["checkpoint"]) / "model.safetensors").read_bytes())
+    assert Policy.from_pretrained(older).state_seen.all()
     assert (policy.goal_head is not None) == (arch == "vit")  # the auxiliary head travels with the weights
     assert policy.meta["dataset"] == tiny_dataset.name  # outside the project: its name, not a machine path
     rng = np.random.default_rng(0)
@@ -237,7 +243,7 @@ def test_the_simulator_places_cameras_where_the_training_data_had_them():
     from deploy.run import checkpoint_path
 
     policy = Policy.from_pretrained(checkpoint_path("default"))
-    assert env_config_for(policy).robot.cameras["scene"].fov_deg == 44.0  # recorded nothing: the default
+    assert env_config_for(policy).robot.cameras["scene"].fov_deg == 44.0  # as recorded with its data
     policy.config.camera_setup = {
         "scene": {"eye": [0.75, 0.0, 0.95], "target": [0.55, 0.0, 0.0], "fov_deg": 39.0}
     }
