@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -100,12 +101,10 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
     assert policy.config.arch == arch and policy.config.cameras == ["scene", "wrist"]
     assert policy.config.image_size == [32, 32]
     assert policy.config.proprio == ["gripper_width"]  # pose targets: the hand's pose is hidden
-    older = tmp_path / "older"  # a checkpoint from before policy.proprio existed saw the whole state
-    older.mkdir()
-    config = json.loads((Path(result["checkpoint"]) / "config.json").read_text())
+    older = shutil.copytree(result["checkpoint"], tmp_path / "older")  # from before policy.proprio existed
+    config = json.loads((older / "config.json").read_text())
     del config["policy"]["proprio"]
     (older / "config.json").write_text(json.dumps(config))
-    (older / "model.safetensors").write_bytes((Path(result["checkpoint"]) / "model.safetensors").read_bytes())
     assert Policy.from_pretrained(older).state_seen.all()
     assert (policy.goal_head is not None) == (arch == "vit")  # the auxiliary head travels with the weights
     assert policy.meta["dataset"] == tiny_dataset.name  # outside the project: its name, not a machine path
