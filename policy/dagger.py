@@ -35,6 +35,7 @@ from data_collection import cluster
 from data_collection.collect import CollectConfig, collect
 from data_collection.dataset import DatasetReader
 from data_collection.episode import Episode, EpisodeInfo, EpisodeRecorder, encode_episode
+from data_collection.layout import INFO_PATH
 from data_collection.video import VideoConfig
 from policy.evaluate import EvalConfig, evaluate
 from policy.policy import Policy
@@ -159,14 +160,11 @@ def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) 
     started_here = cluster.connect(cfg.ray, cfg.workers)
     try:
         for r in range(1, cfg.rounds + 1):
-            reader = DatasetReader(cfg.dataset)
-            first = 1 + max(
-                [int(reader.info_of(i).get("job", -1)) for i in range(reader.num_episodes)] + [-1]
-            )
+            have, first = _jobs_so_far(cfg.dataset)
             collect_cfg = CollectConfig(
                 env=env,
                 output=cfg.dataset,
-                episodes=reader.num_episodes + cfg.episodes_per_round,
+                episodes=have + cfg.episodes_per_round,
                 split=cfg.split,
                 tasks=cfg.tasks,
                 workers=cfg.workers,
@@ -204,6 +202,16 @@ def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) 
         cluster.disconnect(started_here)
     console.print(summary(rounds))
     return rounds
+
+
+def _jobs_so_far(dataset: str) -> tuple[int, int]:
+    """Episodes in `dataset` and the next free job id (0, 0 for a dataset that does not exist yet: the
+    policy episodes may go into a dataset of their own, mixed with the demonstrations while training)."""
+    if not (Path(dataset) / INFO_PATH).exists():
+        return 0, 0
+    reader = DatasetReader(dataset)
+    jobs = [int(reader.info_of(i).get("job", -1)) for i in range(reader.num_episodes)]
+    return reader.num_episodes, 1 + max([*jobs, -1])
 
 
 def _rollout_figures(dataset: str, committed: list[int]) -> dict:

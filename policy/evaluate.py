@@ -26,7 +26,7 @@ from rich.table import Table
 from conf.checks import at_least
 from data_collection import cluster
 from policy.policy import EXECUTIONS, Policy
-from policy.rollouts import EpisodeResult, env_config_for, rollout
+from policy.rollouts import NOTHING, EpisodeResult, env_config_for, rollout
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
 from sim.suite import TaskSuite
@@ -192,6 +192,7 @@ def report(cfg: EvalConfig, results: list, output_dir: Path, seconds: float, con
                 "instruction": r.instruction,
                 "success": r.success,
                 "steps": r.steps,
+                "first_grasp": r.first_grasp,
             }
             for j, r in results
         ],
@@ -213,7 +214,28 @@ def report(cfg: EvalConfig, results: list, output_dir: Path, seconds: float, con
     )
     table.caption = f"{len(results)} episodes in {seconds:.0f} s; details in {output_dir / 'eval.json'}"
     console.print(table)
+    console.print(failures_table(results))
     return summary
+
+
+def failures_table(results: list) -> Table:
+    """Why episodes failed, per skill, from where the fingers first closed: never (a stall), on air (a
+    miss), on the named object (it failed later: placing), or on another object (grounding)."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
+    for job, r in results:
+        if r.success:
+            continue
+        skill, target = job.task.split("/")[:2]
+        c = counts[skill]
+        c[0] += 1
+        grasp = r.first_grasp
+        c[1 if grasp is None else 2 if grasp == NOTHING else 3 if grasp == target else 4] += 1
+    table = Table(title="failed episodes: what the fingers first closed on")
+    for col in ("skill", "failed", "never closed", "nothing", "the named object", "another object"):
+        table.add_column(col, justify="left" if col == "skill" else "right")
+    for skill, (n, *parts) in sorted(counts.items()):
+        table.add_row(skill, str(n), *[f"{p / n:.0%}" for p in parts])
+    return table
 
 
 def main(cfg) -> None:

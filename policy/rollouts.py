@@ -11,7 +11,11 @@ import numpy as np
 from policy.policy import Policy
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.predicates import GRIPPER_CLOSED_BELOW, held
+from sim.state import SceneState
 from sim.suite import TaskSpec, TaskSuite
+
+NOTHING = "nothing"  # what `first_grasp` says when the fingers closed on air
 
 
 @dataclass
@@ -33,6 +37,7 @@ class EpisodeResult:
     success: bool
     steps: int
     frames: list[np.ndarray] | None = None
+    first_grasp: str | None = None  # what the fingers first closed on: an object, NOTHING, None (never)
 
 
 def env_config_for(policy: Policy, base: EnvConfig | None = None) -> EnvConfig:
@@ -54,6 +59,14 @@ def env_config_for(policy: Policy, base: EnvConfig | None = None) -> EnvConfig:
     return config
 
 
+def closed_on(state: SceneState) -> str | None:
+    """What the fingers hold once they have closed (an object's name or NOTHING); None while open.
+    The first grasp tells a failure apart: the wrong object, the right one, or air (a miss)."""
+    if state.gripper_width >= GRIPPER_CLOSED_BELOW:
+        return None
+    return next((name for name, obj in state.objects.items() if held(obj, state)), NOTHING)
+
+
 def rollout(
     policy: Policy,
     env: TabletopEnv,
@@ -66,13 +79,15 @@ def rollout(
     obs, info = env.reset(seed=seed, options={"task": task, "instruction": instruction})
     policy.reset()
     frames = [env.frame()] if record else None
+    first = None
     while True:
         obs, _, terminated, truncated, info = env.step(policy.select_action(obs, info["instruction"]))
+        first = first or closed_on(env.scene_state())
         if record:
             frames.append(env.frame())
         if terminated or truncated:
             return EpisodeResult(
-                info["task"], info["instruction"], seed, bool(info["success"]), env.steps, frames
+                info["task"], info["instruction"], seed, bool(info["success"]), env.steps, frames, first
             )
 
 

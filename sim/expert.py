@@ -37,6 +37,9 @@ class Phase:
     check: Callable[[SceneState], bool] | None = None  # must be true when the phase ends...
     retry_from: str | None = None  # ...or the plan restarts from this phase
     timeout: int = 45  # control steps
+    # Done already in this state (the hand is ahead of the plan: a policy the expert labels holds the
+    # object it was about to reach for): go on to the next phase at once, without its check.
+    skip_if: Callable[[SceneState], bool] | None = None
 
 
 def nearest_yaw(yaw: float, current: float, symmetry: float) -> float:
@@ -109,6 +112,9 @@ class ScriptedExpert:
             if self.done:
                 return None
             phase = self.phases[self.index]
+            if phase.skip_if and phase.skip_if(state):
+                self.index, self.steps_in_phase, self.held_for = self.index + 1, 0, 0
+                continue
             wp = phase.target(state)
             reached = (
                 np.linalg.norm(wp.position - state.ee_position) < wp.tolerance

@@ -66,3 +66,28 @@ def test_a_round_appends_labelled_policy_episodes_and_fine_tunes(
     encoder = OneHotTaskEncoder([t.id for t in suite.tasks("train")], suite)
     data = DemoData(str(dataset), encoder, 10, suite=suite, relabels=False, val_fraction=0, progress=False)
     assert {before, before + 1} <= {s.episode for s in data.segments}
+
+
+def test_policy_episodes_can_go_into_a_dataset_of_their_own(
+    tiny_dataset, tiny_checkpoint, tmp_path, local_ray
+):
+    """A round may start a new dataset and fine-tune on it mixed with the demonstrations, leaving those
+    untouched (the corrections then weigh as much as `mix_ratio` says, not as their share of frames)."""
+    before = DatasetReader(tiny_dataset).num_episodes
+    cfg = DaggerConfig(
+        checkpoint=tiny_checkpoint,
+        dataset=str(tmp_path / "corrections"),
+        rounds=1,
+        episodes_per_round=2,
+        tasks=["pick_up/red_block"],
+        workers=2,
+    )
+    cfg.env.max_steps = 15
+    cfg.train.max_steps, cfg.train.batch_size, cfg.train.warmup_steps = 2, 8, 1
+    cfg.train.mix_dataset, cfg.train.val_fraction = str(tiny_dataset), 0.0
+    rounds = dagger(cfg, tmp_path / "out")
+
+    reader = DatasetReader(tmp_path / "corrections")
+    assert reader.num_episodes == 2 and {reader.info_of(i)["source"] for i in range(2)} == {"policy"}
+    assert DatasetReader(tiny_dataset).num_episodes == before
+    assert Policy.from_pretrained(rounds[0]["checkpoint"]).meta["step"] == 2

@@ -96,3 +96,21 @@ def test_objects_are_grasped_within_their_yaw_tolerance(suite, kind):
         assert info["success"]
     finally:
         env.close()
+
+
+def test_a_labelling_expert_picks_up_where_the_hand_already_is(random_env):
+    """DAgger: a policy that has grasped the object on its own is told to lift and carry it, not to open
+    the fingers and start the reach again (the plan's first phases are skipped when already done)."""
+    env = random_env
+    env.reset(seed=5, options={"task": "put_in/red_block/green_bowl"})
+    expert = env.expert()
+    while expert.phase != "lift":  # someone (here the expert itself) grasps the block
+        env.step(expert.act(env.scene_state()))
+    labeller = env.expert()  # a fresh plan, at its first phase, as DAgger's is when a policy drove
+    label = labeller.act(env.scene_state())
+    assert labeller.phase == "close" and label[6] == 1.0  # keep the fingers closed
+    for _ in range(env.config.max_steps):
+        _, _, terminated, truncated, info = env.step(labeller.act(env.scene_state()))
+        if terminated or truncated:
+            break
+    assert info["success"] and labeller.retries == 0  # carried on from the grasp, no reach again
