@@ -101,7 +101,8 @@ class TabletopEnv(gym.Env):
         else:
             tasks = self.suite.tasks(self.split)
             self.task = tasks[int(rng.integers(len(tasks)))]
-        self.instruction = options.get("instruction") or self.suite.instruction(self.task, rng)
+        drawn = self.suite.instruction(self.task, rng)  # drawn either way: a seed's scene is the same
+        self.instruction = options.get("instruction") or drawn  # whatever the instruction says
         self._split = self.suite.split_of(self.task)
         self._build_world(rng)
         self.steps = 0
