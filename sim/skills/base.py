@@ -129,12 +129,14 @@ def grasp(target: str) -> list[Phase]:
     def close(s: SceneState) -> Waypoint:  # keep correcting towards the grasp point while closing
         return Waypoint(grasp_point(s[target]), yaw(s), 1.0)
 
-    holding = lambda s: held(s[target], s)  # noqa: E731
+    def holding(s: SceneState) -> bool:
+        return held(s[target], s)
+
     return [
         Phase("above", above, skip_if=holding),
         Phase("descend", descend, skip_if=holding),
         Phase("close", close, hold=4),
-        Phase("lift", rise(1.0), check=lambda s: held(s[target], s), retry_from="above"),
+        Phase("lift", rise(1.0), check=holding, retry_from="above"),
     ]
 
 
