@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from policy.evaluate import EvalConfig, evaluate
-from sim.suite import TaskSpec, TaskSuite, normalize
+from sim.suite import ObjectRef, TaskSpec, TaskSuite, normalize
 
 TEMPLATES = {
     "pick_up": ["raise the {target} off the table", "take the {target}", "could you pick up the {target}"],
@@ -54,17 +53,19 @@ TEMPLATES = {
     "knock_over": ["topple the {target}", "knock down the {target}", "tip the {target} over"],
 }
 WORDS = {  # object words the suite does not use
-    "block": ["brick", "square block"],
-    "duck": ["duckie", "little duck"],
-    "bottle": ["flask", "tall bottle"],
-    "bowl": ["basin", "round bowl"],
-    "tray": ["bin", "flat tray"],
+    "block": ["brick", "cuboid"],
+    "duck": ["duckie", "duckling"],
+    "bottle": ["flask", "can"],
+    "bowl": ["basin", "pot"],
+    "tray": ["bin", "crate"],
 }
 VARIANTS = ("suite phrasings", "new templates", "new templates + new words")
 
 
 def phrase(suite: TaskSuite, task: TaskSpec, new_words: bool, rng: np.random.Generator) -> str:
-    def name(obj) -> str:
+    """One of this file's templates for `task`; refused if it happens to be one of the suite's."""
+
+    def name(obj: ObjectRef) -> str:
         words = WORDS[obj.kind] if new_words else suite.config.objects[obj.kind].words
         return f"{obj.colour} {words[int(rng.integers(len(words)))]}"
 
@@ -95,20 +96,23 @@ def main() -> None:
     parser.add_argument("checkpoint")
     parser.add_argument("--episodes", type=int, default=1, help="episodes per task")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--output-dir", type=Path, default=Path("runs/evals/unseen_phrasings"))
     args = parser.parse_args()
     console, base = Console(), EvalConfig()
     suite = TaskSuite.load(base.env.suite)
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    files = {}  # written (and checked against the suite) before any episode runs
+    for i, variant in enumerate(VARIANTS[1:], start=1):
+        files[variant] = args.output_dir / f"phrasings_{i}.jsonl"
+        episode_file(suite, files[variant], args.episodes, base.seed, variant == VARIANTS[2])
     results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for variant in VARIANTS:
-            cfg = EvalConfig(
-                checkpoint=args.checkpoint, episodes_per_task=args.episodes, workers=args.workers, videos=0
-            )
-            if variant != VARIANTS[0]:
-                cfg.episode_file = str(Path(tmp) / f"{len(results)}.jsonl")
-                episode_file(suite, Path(cfg.episode_file), args.episodes, cfg.seed, variant == VARIANTS[2])
-            console.print(f"[bold]{variant}[/bold]")
-            results[variant] = evaluate(cfg, Path(tmp) / str(len(results)), console)
+    for i, variant in enumerate(VARIANTS):
+        cfg = EvalConfig(
+            checkpoint=args.checkpoint, episodes_per_task=args.episodes, workers=args.workers, videos=0
+        )
+        cfg.episode_file = str(files[variant]) if variant in files else None
+        console.print(f"[bold]{variant}[/bold]")
+        results[variant] = evaluate(cfg, args.output_dir / f"variant_{i}", console)
     table = Table(title=f"unseen phrasings: {args.checkpoint} ({args.episodes} episode(s) per task, paired)")
     for col in ("instructions", "train success", "held-out success", "episodes"):
         table.add_column(col, justify="left" if col == "instructions" else "right")
@@ -117,6 +121,7 @@ def main() -> None:
             variant, f"{r['success']['train']:.1%}", f"{r['success']['held_out']:.1%}", str(r["episodes"])
         )
     console.print(table)
+    console.print(f"every episode: {args.output_dir}/variant_*/eval.json")
 
 
 if __name__ == "__main__":

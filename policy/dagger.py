@@ -153,6 +153,11 @@ def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) 
     console = console or Console()
     if not cfg.checkpoint:
         raise ValueError("which policy? usage: bcz dagger checkpoint=PATH dataset=PATH")
+    if not (Path(cfg.dataset) / INFO_PATH).exists() and not cfg.train.mix_dataset:
+        raise ValueError(
+            f"dataset={cfg.dataset} does not exist: append to the demonstrations' dataset, or start a new "
+            "one for the policy episodes and mix the demonstrations in (train.mix_dataset=PATH)"
+        )
     policy = Policy.from_pretrained(cfg.checkpoint)  # fails fast on a bad path
     env = env_config_for(policy, cfg.env)
     checkpoint, rounds = str(cfg.checkpoint), []

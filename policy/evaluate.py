@@ -29,6 +29,7 @@ from policy.policy import EXECUTIONS, Policy
 from policy.rollouts import NOTHING, EpisodeResult, env_config_for, rollout
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.skills import SKILLS
 from sim.suite import TaskSuite
 from sim.video import write_mp4
 
@@ -219,22 +220,22 @@ def report(cfg: EvalConfig, results: list, output_dir: Path, seconds: float, con
 
 
 def failures_table(results: list) -> Table:
-    """Why episodes failed, per skill, from where the fingers first closed: never (a stall), on air (a
-    miss), on the named object (it failed later: placing), or on another object (grounding)."""
+    """Why episodes failed, per skill, from what the fingers first closed on once they stopped: never
+    (a stall), air (a miss), the named object (it went wrong after the grasp), another object
+    (grounding). Skills that push rather than grasp show only their count."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
     for job, r in results:
-        if r.success:
-            continue
-        skill, target = job.task.split("/")[:2]
-        c = counts[skill]
-        c[0] += 1
-        grasp = r.first_grasp
-        c[1 if grasp is None else 2 if grasp == NOTHING else 3 if grasp == target else 4] += 1
+        if not r.success:
+            skill, target = job.task.split("/")[:2]
+            grasp = r.first_grasp
+            counts[skill][0] += 1
+            counts[skill][1 if grasp is None else 2 if grasp == NOTHING else 3 if grasp == target else 4] += 1
     table = Table(title="failed episodes: what the fingers first closed on")
-    for col in ("skill", "failed", "never closed", "nothing", "the named object", "another object"):
+    for col in ("skill", "failed", "never closed", "air", "the named object", "another object"):
         table.add_column(col, justify="left" if col == "skill" else "right")
     for skill, (n, *parts) in sorted(counts.items()):
-        table.add_row(skill, str(n), *[f"{p / n:.0%}" for p in parts])
+        cells = [f"{p / n:.0%}" for p in parts] if SKILLS[skill].grasps else ["-"] * 4
+        table.add_row(skill, str(n), *cells)
     return table
 
 

@@ -11,11 +11,12 @@ import numpy as np
 from policy.policy import Policy
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
-from sim.predicates import GRIPPER_CLOSED_BELOW, held
+from sim.predicates import GRIPPER_CLOSED_BELOW, grasped
 from sim.state import SceneState
 from sim.suite import TaskSpec, TaskSuite
 
 NOTHING = "nothing"  # what `first_grasp` says when the fingers closed on air
+SETTLED = 0.001  # m the finger gap may still change in a step once the fingers have closed
 
 
 @dataclass
@@ -59,12 +60,14 @@ def env_config_for(policy: Policy, base: EnvConfig | None = None) -> EnvConfig:
     return config
 
 
-def closed_on(state: SceneState) -> str | None:
-    """What the fingers hold once they have closed (an object's name or NOTHING); None while open.
-    The first grasp tells a failure apart: the wrong object, the right one, or air (a miss)."""
-    if state.gripper_width >= GRIPPER_CLOSED_BELOW:
-        return None
-    return next((name for name, obj in state.objects.items() if held(obj, state)), NOTHING)
+def closed_on(state: SceneState) -> str:
+    """What closed fingers hold: the graspable object they stopped on, or NOTHING (air)."""
+    objects = [(n, o) for n, o in state.objects.items() if o.geometry.graspable and grasped(o, state)]
+    return (
+        min(objects, key=lambda no: np.linalg.norm(no[1].position - state.ee_position))[0]
+        if objects
+        else NOTHING
+    )
 
 
 def rollout(
@@ -79,10 +82,14 @@ def rollout(
     obs, info = env.reset(seed=seed, options={"task": task, "instruction": instruction})
     policy.reset()
     frames = [env.frame()] if record else None
-    first = None
+    first, width = None, env.initial_state.gripper_width
     while True:
         obs, _, terminated, truncated, info = env.step(policy.select_action(obs, info["instruction"]))
-        first = first or closed_on(env.scene_state())
+        state = env.scene_state()
+        settled = abs(state.gripper_width - width) < SETTLED  # judged once the fingers stop closing
+        if first is None and state.gripper_width < GRIPPER_CLOSED_BELOW and settled:
+            first = closed_on(state)
+        width = state.gripper_width
         if record:
             frames.append(env.frame())
         if terminated or truncated:

@@ -86,6 +86,7 @@ class ScriptedExpert:
         self.steps_in_phase = 0
         self.held_for = 0
         self.retries = 0
+        self.skips = 0  # phases skipped as already done (never in the expert's own episodes)
         self._last_step = np.zeros(3)
 
     @property
@@ -114,6 +115,7 @@ class ScriptedExpert:
             phase = self.phases[self.index]
             if phase.skip_if and phase.skip_if(state):
                 self.index, self.steps_in_phase, self.held_for = self.index + 1, 0, 0
+                self.skips += 1
                 continue
             wp = phase.target(state)
             reached = (

@@ -12,6 +12,7 @@ ON_TABLE_TOLERANCE = 0.012  # m between the base and its resting height
 UPRIGHT_COS = math.cos(math.radians(25))
 FALLEN_COS = math.cos(math.radians(60))
 GRIPPER_CLOSED_BELOW = 0.07  # m; the fully open Panda gripper is 0.08 wide
+GRASPED_WIDER_THAN = 0.02  # m; fingers closed on an object stop at 3.3-5.6 cm, on air at 0
 
 
 def distance_xy(a: ObjectState, b: ObjectState) -> float:
@@ -37,6 +38,11 @@ def held(obj: ObjectState, state: SceneState) -> bool:
         state.ee_position - obj.position - [0, 0, obj.geometry.grasp_z - obj.geometry.rest_z]
     )
     return bool(near < obj.geometry.radius + 0.02 and state.gripper_width < GRIPPER_CLOSED_BELOW)
+
+
+def grasped(obj: ObjectState, state: SceneState) -> bool:
+    """Held, and the fingers stopped on something rather than closing on air next to it."""
+    return held(obj, state) and state.gripper_width > GRASPED_WIDER_THAN
 
 
 def lifted(obj: ObjectState, state: SceneState, height: float = 0.05) -> bool:

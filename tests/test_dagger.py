@@ -6,6 +6,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 
 from data_collection.dataset import DatasetReader
 from policy.dagger import DaggerConfig, Takeover, dagger
@@ -91,3 +92,9 @@ def test_policy_episodes_can_go_into_a_dataset_of_their_own(
     assert reader.num_episodes == 2 and {reader.info_of(i)["source"] for i in range(2)} == {"policy"}
     assert DatasetReader(tiny_dataset).num_episodes == before
     assert Policy.from_pretrained(rounds[0]["checkpoint"]).meta["step"] == 2
+
+
+def test_a_new_dataset_without_demonstrations_mixed_in_is_refused(tiny_checkpoint, tmp_path):
+    cfg = DaggerConfig(checkpoint=tiny_checkpoint, dataset=str(tmp_path / "typo"))
+    with pytest.raises(ValueError, match=r"does not exist.*train\.mix_dataset"):
+        dagger(cfg, tmp_path / "out")

@@ -7,6 +7,7 @@ import pytest
 
 from sim.env import TabletopEnv
 from sim.expert import dart_noise
+from sim.predicates import grasped, held
 from sim.skills import SKILLS
 from tests.conftest import blind_config
 
@@ -99,18 +100,52 @@ def test_objects_are_grasped_within_their_yaw_tolerance(suite, kind):
 
 
 def test_a_labelling_expert_picks_up_where_the_hand_already_is(random_env):
-    """DAgger: a policy that has grasped the object on its own is told to lift and carry it, not to open
-    the fingers and start the reach again (the plan's first phases are skipped when already done)."""
+    """DAgger: a policy that has grasped and lifted the object on its own is told to carry it on, not to
+    open the fingers and start the reach again (the plan's first phases are skipped when already done)."""
     env = random_env
     env.reset(seed=5, options={"task": "put_in/red_block/green_bowl"})
     expert = env.expert()
-    while expert.phase != "lift":  # someone (here the expert itself) grasps the block
+    for _ in range(40):  # someone (here the expert itself) grasps the block and lifts it off the table
         env.step(expert.act(env.scene_state()))
+        if env.scene_state()["red_block"].lift > 0.02:
+            break
+    assert expert.skips == 0  # the expert's own episode never skips
     labeller = env.expert()  # a fresh plan, at its first phase, as DAgger's is when a policy drove
     label = labeller.act(env.scene_state())
-    assert labeller.phase == "close" and label[6] == 1.0  # keep the fingers closed
+    assert labeller.phase == "lift" and label[6] == 1.0 and labeller.skips == 3  # keep holding, go up
     for _ in range(env.config.max_steps):
         _, _, terminated, truncated, info = env.step(labeller.act(env.scene_state()))
         if terminated or truncated:
             break
     assert info["success"] and labeller.retries == 0  # carried on from the grasp, no reach again
+
+
+def test_fingers_closed_on_air_beside_the_object_are_told_to_open(random_env):
+    """A near miss is not a grasp: closed next to the block (within `held`'s reach of its grasp point),
+    the label is still to open and reach for it."""
+    env = random_env
+    env.reset(seed=5, options={"task": "pick_up/red_block"})
+    expert = env.expert()
+    while expert.phase != "close":
+        env.step(expert.act(env.scene_state()))
+    for _ in range(3):  # 2.5 cm up, then close the fingers on air
+        env.step(np.array([0, 0, 0.01, 0, 0, 0, 0], dtype=np.float32))
+    for _ in range(10):
+        env.step(np.array([0, 0, 0, 0, 0, 0, 1], dtype=np.float32))
+    state = env.scene_state()
+    assert held(state["red_block"], state) and not grasped(state["red_block"], state)
+    labeller = env.expert()
+    assert labeller.act(state)[6] == 0.0 and labeller.phase == "above" and labeller.skips == 0
+
+
+@pytest.mark.parametrize("task", ["pick_up/orange_duck", "stack_on/red_block/blue_block"])
+def test_the_expert_never_skips_in_its_own_episodes(random_env, task):
+    env = random_env
+    for seed in range(3):
+        env.reset(seed=seed, options={"task": task})
+        expert = env.expert()
+        for _ in range(env.config.max_steps):
+            _, _, terminated, truncated, info = env.step(expert.act(env.scene_state()))
+            if terminated or truncated:
+                break
+        assert info["success"] and expert.skips == 0

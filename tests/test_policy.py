@@ -296,3 +296,22 @@ def test_proprio_hides_state_channels_from_the_network():
     cfg.proprio = ["elbow"]
     with pytest.raises(ValueError, match=r"policy.proprio names \['elbow'\], not state channels"):
         Policy(cfg, 8)
+
+
+def test_the_first_grasp_names_the_object_between_the_fingers_or_air(suite):
+    from policy.rollouts import NOTHING, closed_on
+    from tests.conftest import blind_config
+
+    env = TabletopEnv(blind_config(), suite=suite, split="all")
+    try:
+        env.reset(seed=2, options={"task": "pick_up/red_block"})
+        expert = env.expert()
+        while expert.phase != "lift":
+            env.step(expert.act(env.scene_state()))
+        assert closed_on(env.scene_state()) == "red_block"
+        env.reset(seed=2, options={"task": "pick_up/red_block"})
+        for _ in range(10):  # closed at the start pose, far from everything
+            env.step(np.array([0, 0, 0, 0, 0, 0, 1], dtype=np.float32))
+        assert closed_on(env.scene_state()) == NOTHING
+    finally:
+        env.close()

@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from sim.expert import Phase, Waypoint, nearest_yaw, wrap
-from sim.predicates import held
+from sim.predicates import grasped, held
 from sim.state import ObjectState, SceneState
 from sim.suite import TaskSpec
 
@@ -28,6 +28,7 @@ WaypointFn = Callable[[SceneState], Waypoint]
 
 class Skill(abc.ABC):
     name: ClassVar[str]
+    grasps: ClassVar[bool] = True  # its expert closes the fingers on the target (not a push)
 
     @abc.abstractmethod
     def satisfied(self, task: TaskSpec, state: SceneState) -> bool:
@@ -130,12 +131,17 @@ def grasp(target: str) -> list[Phase]:
         return Waypoint(grasp_point(s[target]), yaw(s), 1.0)
 
     def holding(s: SceneState) -> bool:
-        return held(s[target], s)
+        return grasped(s[target], s)
 
+    def carrying(s: SceneState) -> bool:
+        return holding(s) and s[target].lift > 0.01
+
+    # The skips never fire in the expert's own episodes (its fingers are open until `close`, and the
+    # object on the table while closing); they make it label a policy's state, not its plan's step.
     return [
         Phase("above", above, skip_if=holding),
         Phase("descend", descend, skip_if=holding),
-        Phase("close", close, hold=4),
+        Phase("close", close, hold=4, skip_if=carrying, timeout=12),
         Phase("lift", rise(1.0), check=holding, retry_from="above"),
     ]
 
@@ -156,7 +162,7 @@ def place(
         return Waypoint(np.asarray(goal(s)), yaw(s), 0.0)
 
     return [
-        Phase("carry", carry, check=lambda s: held(s[target], s), retry_from="above"),
+        Phase("carry", carry, check=lambda s: grasped(s[target], s), retry_from="above"),
         Phase("lower", lower),
         Phase("release", release, hold=3),
         Phase("retreat", rise(0.0)),

@@ -21,6 +21,7 @@ def _direction(s: SceneState, name: str) -> np.ndarray:
 
 class KnockOver(Skill):
     name = "knock_over"
+    grasps = False  # the closed fingers push
 
     def satisfied(self, task: TaskSpec, state: SceneState) -> bool:
         return fallen(state[task.target.name])

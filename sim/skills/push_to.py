@@ -21,6 +21,7 @@ def _direction(task: TaskSpec, s: SceneState) -> np.ndarray:
 
 class PushTo(Skill):
     name = "push_to"
+    grasps = False  # the closed fingers push
 
     def satisfied(self, task: TaskSpec, state: SceneState) -> bool:
         obj = state[task.target.name]
