@@ -85,11 +85,12 @@ def rollout(
     first, width = None, env.initial_state.gripper_width
     while True:
         obs, _, terminated, truncated, info = env.step(policy.select_action(obs, info["instruction"]))
-        state = env.scene_state()
-        settled = abs(state.gripper_width - width) < SETTLED  # judged once the fingers stop closing
-        if first is None and state.gripper_width < GRIPPER_CLOSED_BELOW and settled:
-            first = closed_on(state)
-        width = state.gripper_width
+        if first is None:  # read the scene only until the first grasp is known
+            state = env.scene_state()
+            settled = abs(state.gripper_width - width) < SETTLED  # judged once the fingers stop closing
+            if state.gripper_width < GRIPPER_CLOSED_BELOW and settled:
+                first = closed_on(state)
+            width = state.gripper_width
         if record:
             frames.append(env.frame())
         if terminated or truncated:
