@@ -74,6 +74,8 @@ class ScriptedExpert:
     max_accel = 2.0  # m/s^2
     max_rot_step = 0.2  # rad per step
     yaw_tolerance = 0.08  # rad
+    stall_reach = 2.0  # a hand that stopped within this many tolerances of a waypoint has reached it...
+    stall_motion = 0.001  # m per step: ...when it moved less than this since the last step
 
     def __init__(self, phases: list[Phase], control_hz: float = 10.0, max_retries: int = 2) -> None:
         self.phases = phases
@@ -88,6 +90,8 @@ class ScriptedExpert:
         self.retries = 0
         self.skips = 0  # phases skipped as already done (never in the expert's own episodes)
         self._last_step = np.zeros(3)
+        self._position: np.ndarray | None = None  # the hand at the last step, and how far it moved since
+        self._moved = math.inf
 
     @property
     def done(self) -> bool:
@@ -109,6 +113,9 @@ class ScriptedExpert:
         self._last_step = np.asarray(executed[:3], dtype=np.float64).copy()
 
     def _advance(self, state: SceneState) -> Waypoint | None:
+        if self._position is not None:
+            self._moved = float(np.linalg.norm(state.ee_position - self._position))
+        self._position = state.ee_position.copy()
         for _ in range(len(self.phases) + 1):  # a phase may end immediately; never loop forever
             if self.done:
                 return None
@@ -118,10 +125,13 @@ class ScriptedExpert:
                 self.skips += 1
                 continue
             wp = phase.target(state)
-            reached = (
-                np.linalg.norm(wp.position - state.ee_position) < wp.tolerance
-                and abs(wrap(wp.yaw - state.ee_yaw)) < self.yaw_tolerance
-            )
+            error = float(np.linalg.norm(wp.position - state.ee_position))
+            # Reached, or as close as the arm gets: stopped just outside the tolerance (at the edge of its
+            # reach the hand can stall 1-2 mm short; waiting out the timeout taught a policy to stall).
+            stalled = error < self.stall_reach * wp.tolerance and self._moved < self.stall_motion
+            reached = (error < wp.tolerance or stalled) and abs(
+                wrap(wp.yaw - state.ee_yaw)
+            ) < self.yaw_tolerance
             self.held_for = self.held_for + 1 if reached else 0
             finished = phase.until(state) if phase.until else self.held_for > phase.hold
             if not finished and self.steps_in_phase < phase.timeout:

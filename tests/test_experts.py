@@ -138,7 +138,15 @@ def test_fingers_closed_on_air_beside_the_object_are_told_to_open(random_env):
     assert labeller.act(state)[6] == 0.0 and labeller.phase == "above" and labeller.skips == 0
 
 
-@pytest.mark.parametrize("task", ["pick_up/orange_duck", "stack_on/red_block/blue_block"])
+@pytest.mark.parametrize(
+    "task",
+    [
+        "pick_up/orange_duck",
+        "stack_on/red_block/blue_block",
+        "push_to/blue_block/yellow_bowl",
+        "knock_over/red_bottle",
+    ],
+)
 def test_the_expert_never_skips_in_its_own_episodes(random_env, task):
     env = random_env
     for seed in range(3):
@@ -149,3 +157,53 @@ def test_the_expert_never_skips_in_its_own_episodes(random_env, task):
             if terminated or truncated:
                 break
         assert info["success"] and expert.skips == 0
+
+
+def test_a_labelling_expert_pushes_on_from_where_the_hand_already_pushes(random_env):
+    """DAgger on a pushing skill: a hand already low against the block is told to line up and push, not
+    to go back up to carry height and come down again (which is how the plan starts)."""
+    env = random_env
+    env.reset(seed=2, options={"task": "push_to/green_block/yellow_bowl"})
+    expert = env.expert()
+    while expert.phase != "push":
+        env.step(expert.act(env.scene_state()))
+    for _ in range(3):
+        env.step(expert.act(env.scene_state()))
+    assert expert.skips == 0
+    labeller = env.expert()
+    labeller.act(env.scene_state())
+    assert labeller.phase == "descend" and labeller.skips == 1
+    for _ in range(env.config.max_steps):
+        _, _, terminated, truncated, info = env.step(labeller.act(env.scene_state()))
+        if terminated or truncated:
+            break
+    assert info["success"] and labeller.retries == 0
+
+
+def test_a_labelling_expert_knocks_over_from_low_beside_the_bottle(random_env):
+    env = random_env
+    env.reset(seed=2, options={"task": "knock_over/red_bottle"})
+    expert = env.expert()
+    while expert.phase != "strike":
+        env.step(expert.act(env.scene_state()))
+    labeller = env.expert()
+    labeller.act(env.scene_state())
+    assert labeller.phase == "descend" and labeller.skips == 1  # no detour up to carry height
+
+
+def test_the_expert_does_not_wait_out_a_timeout_standing_still(random_env):
+    """At the edge of the arm's reach the hand stops a few mm short of the push's start; the expert used
+    to wait there for the phase's timeout (35 idle frames per such demo: a lesson in stalling)."""
+    env = random_env
+    env.reset(seed=1, options={"task": "push_to/red_block/blue_bowl"})
+    expert = env.expert()
+    still, last = 0, None
+    for _ in range(env.config.max_steps):
+        state = env.scene_state()
+        if last is not None and np.linalg.norm(state.ee_position - last) < 0.001:
+            still += 1
+        last = state.ee_position.copy()
+        _, _, terminated, truncated, info = env.step(expert.act(state))
+        if terminated or truncated:
+            break
+    assert info["success"] and still <= 3

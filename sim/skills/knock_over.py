@@ -63,9 +63,13 @@ class KnockOver(Skill):
             through = s[target].xy + _direction(s, target) * 0.08
             return Waypoint(np.array([*through, hit_z(s)]), yaw(s), 1.0, speed=0.25)
 
+        def low_at_start(s: SceneState) -> bool:  # a policy already there: no detour up (never the expert)
+            near_start = np.linalg.norm(s.ee_position[:2] - start(s)) < 0.03
+            return bool(near_start and s.ee_position[2] < CARRY_Z - 0.05)
+
         down = lambda s: fallen(s[target])  # noqa: E731
         return [
-            Phase("above", above),
+            Phase("above", above, skip_if=low_at_start),
             Phase("descend", descend),
             Phase("strike", strike, until=down, check=down, retry_from="above", timeout=30),
             Phase("retreat", rise(1.0)),

@@ -12,6 +12,7 @@ from sim.suite import TaskSpec
 
 PUSH_Z = 0.015  # m: grasp-point height while pushing (fingertips just above the table)
 STANDOFF = 0.045  # m behind the object's edge where the push starts
+LOW = CARRY_Z - 0.05  # m: a hand below this behind the object needs no detour up (labelling a policy)
 
 
 def _direction(task: TaskSpec, s: SceneState) -> np.ndarray:
@@ -62,9 +63,18 @@ class PushTo(Skill):
             ahead = obj.xy + d * (0.05 - obj.geometry.radius - 0.012)  # keep leaning 5 cm into the object
             return Waypoint(np.array([*ahead, PUSH_Z]), yaw(s), 1.0, speed=0.12)
 
+        def low_behind(s: SceneState) -> bool:  # between the start of the push and the object, low
+            obj, d = s[target], _direction(task, s)
+            offset = s.ee_position[:2] - obj.xy
+            along, across = float(offset @ d), float(abs(offset[0] * d[1] - offset[1] * d[0]))
+            behind = -(obj.geometry.radius + STANDOFF + 0.03) < along < 0.0 and across < 0.03
+            return behind and s.ee_position[2] < LOW
+
+        # The skip never fires in the expert's own episodes (it arrives from carry height); it makes it
+        # label a policy already low behind the object "line up and push", not "go back up".
         arrived = lambda s: near(s[target], s[ref], margin=0.02)  # noqa: E731
         return [
-            Phase("above", above),
+            Phase("above", above, skip_if=low_behind),
             Phase("descend", descend),
             Phase("push", push, until=arrived, check=arrived, retry_from="above", timeout=40),
             Phase("retreat", rise(1.0)),
