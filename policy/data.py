@@ -2,7 +2,8 @@
 
 A sample is a frame of a *segment*: a stretch of an episode that demonstrates an instruction. Each
 successful episode, and every policy-driven episode labelled by the expert (`bcz dagger`), is a
-segment with its own instruction plus every phrasing of its task in the suite (language augmentation);
+segment with its own instruction plus every phrasing of its task in the suite (language augmentation),
+and optionally training-only paraphrases of it (`policy.paraphrase`), drawn with their own probability;
 with hindsight labels (meta/labels.parquet), every achieved task adds a segment ending where it was
 achieved. Targets are chunk-relative (where the expert sent the hand k steps on, as an offset from the
 hand now; `policy.pose`), per-step deltas, or, for any other robot, the recorded actions themselves
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -25,6 +26,7 @@ from data_collection.frames import FrameCache
 from data_collection.layout import COLLECTION_PATH, feature_names
 from policy.language import TextEncoder
 from policy.layout import POSE_MODES, ActionLayout, default_proprio, resolve_mode
+from policy.paraphrase import Paraphrases
 from policy.policy import PolicyConfig
 from policy.pose import commanded_pose, relative_to
 from sim.suite import TaskSuite, UnknownTaskError
@@ -38,6 +40,7 @@ class Segment:
     start: int  # frame within the episode
     end: int  # exclusive
     instructions: list[int]  # indices into DemoData.instructions
+    paraphrases: list[int] = field(default_factory=list)  # likewise: training-only phrasings of its task
 
 
 class DemoData:
@@ -54,6 +57,8 @@ class DemoData:
         seed: int = 0,
         progress: bool = True,
         cache_dir: str | None = None,
+        paraphrases: Paraphrases | None = None,
+        paraphrase_prob: float = 0.5,
     ) -> None:
         self.cache = FrameCache(root, cache_dir, progress=progress)
         self.features = self.cache.reader.features
@@ -85,6 +90,18 @@ class DemoData:
             except UnknownTaskError:
                 return [said]
 
+        extra: dict[str, list[int]] = {}
+
+        def paraphrased(task: str) -> list[int]:
+            if paraphrases is None or not task:
+                return []
+            if task not in extra:
+                try:
+                    extra[task] = ids(paraphrases.of(paraphrases.suite.resolve(task)))
+                except UnknownTaskError:
+                    extra[task] = []
+            return extra[task]
+
         segments: list[Segment] = []
         labels = reader.labels() if relabels else None
         labelled: set[int] = set()
@@ -95,20 +112,24 @@ class DemoData:
                 ["episode_index", "start_frame", "end_frame", "task"]
             ):
                 said = list(rows.instruction)
-                extra = phrasings(task, said[0]) if bool(rows.original.any()) else said
-                segments.append(Segment(int(ep), int(start), int(end), ids(said + extra)))
+                more = phrasings(task, said[0]) if bool(rows.original.any()) else said
+                segments.append(Segment(int(ep), int(start), int(end), ids(said + more), paraphrased(task)))
         for ep in sorted(set(range(n_eps)) - labelled):  # episodes the labels do not cover (all, without)
             info = reader.info_of(ep)
             # An expert episode teaches its instruction when it succeeded; a policy episode's labels are
             # the expert's corrections of every visited state (DAgger), whatever the outcome.
             if info.get("success", True) or info.get("source") == "policy":
                 said = info.get("instruction") or reader.episodes[ep]["tasks"][0]
+                task = info.get("task", "")
                 segments.append(
-                    Segment(ep, 0, reader.episodes[ep]["length"], ids(phrasings(info.get("task", ""), said)))
+                    Segment(
+                        ep, 0, reader.episodes[ep]["length"], ids(phrasings(task, said)), paraphrased(task)
+                    )
                 )
         if not segments:
             raise ValueError(f"{root} has no successful episodes or achieved labels to learn from")
         self.instructions = list(texts)
+        self.paraphrase_prob = paraphrase_prob
         closed = None
         if self.layout.grippers:  # keyframes: where the first gripper switches
             closed = self.layout.closed(np.asarray(self.cache.columns["action"]), 0)
@@ -186,13 +207,20 @@ class DemoData:
             self._statistics[samples, seed] = (actions.mean(0), actions.std(0))
         return self._statistics[samples, seed]
 
+    def _instruction(self, segment: Segment, rng: np.random.Generator) -> int:
+        """One phrasing of the segment's task: a training-only paraphrase with `paraphrase_prob` when it
+        has any, else one of its own (the suite's)."""
+        if segment.paraphrases and rng.random() < self.paraphrase_prob:
+            return segment.paraphrases[rng.integers(len(segment.paraphrases))]
+        return segment.instructions[rng.integers(len(segment.instructions))]
+
     def batch(self, rng: np.random.Generator, size: int, split: str = "train") -> dict[str, torch.Tensor]:
         frames, owners = self.train_index if split == "train" else self.val_index
         pick = rng.integers(len(frames), size=size)
         g, segs = frames[pick], [self.segments[o] for o in owners[pick]]
         actions, keyframes = self.targets(g, segs)
         states = self.cache.columns["observation.state"]
-        instruction = np.array([s.instructions[rng.integers(len(s.instructions))] for s in segs])
+        instruction = np.array([self._instruction(s, rng) for s in segs])
         order = np.argsort(g)  # memory-mapped reads in file order
         images = {}
         for key, array in self.cache.images.items():

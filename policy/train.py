@@ -28,6 +28,7 @@ from rich.table import Table
 from conf.checks import at_least, fraction, positive
 from policy.data import DemoData, augment, config_from_data
 from policy.offline import action_errors, why_no_rollouts
+from policy.paraphrase import Paraphrases
 from policy.policy import Policy, PolicyConfig, make_encoder
 from policy.prefetch import Prefetcher
 from policy.rollouts import RolloutConfig, evaluate_in_process
@@ -63,12 +64,16 @@ class TrainConfig:
     init_from: str | None = None  # a checkpoint to start from (bcz finetune)
     mix_dataset: str | None = None  # finetune: also draw from this (old) dataset...
     mix_ratio: float = 0.5  # ...for this fraction of every batch
+    paraphrases: str | None = (
+        None  # conf/paraphrase_sets/<name>.yaml: training-only phrasings (language encoders)
+    )
+    paraphrase_prob: float = 0.5  # the chance a sample is told one of them instead of the suite's wording
 
     def __post_init__(self) -> None:
         at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every", "threads")
         at_least(self, 0, "warmup_steps", "snapshot_every_minutes", "weight_decay")
         positive(self, "lr", "max_minutes")
-        fraction(self, "val_fraction", "mix_ratio")
+        fraction(self, "val_fraction", "mix_ratio", "paraphrase_prob")
 
 
 def pick_device(name: str) -> torch.device:
@@ -103,6 +108,9 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
         cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]
     encoder = policy.encoder if policy is not None else make_encoder(cfg.policy)
     actions = (policy.config if policy is not None else cfg.policy).actions
+    paraphrases = None
+    if cfg.paraphrases and encoder.name != "onehot":  # one-hot ids know only the suite's phrasings
+        paraphrases = Paraphrases.load(cfg.paraphrases, suite)
     data = DemoData(
         cfg.dataset,
         encoder,
@@ -114,6 +122,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
         val_fraction=cfg.val_fraction,
         seed=cfg.seed,
         cache_dir=cfg.cache_dir,
+        paraphrases=paraphrases,
+        paraphrase_prob=cfg.paraphrase_prob,
     )
     if policy is None:
         policy = Policy(config_from_data(cfg.policy, data), encoder.dim)
@@ -143,6 +153,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
             relabels=cfg.relabels,
             val_fraction=0.0,
             seed=cfg.seed,
+            paraphrases=paraphrases,
+            paraphrase_prob=cfg.paraphrase_prob,
         )
         policy.check_features(mix.features, "mixed-in dataset")
     policy.to(device).train()

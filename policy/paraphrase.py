@@ -1,0 +1,94 @@
+"""Language augmentation for training: phrasings of a task that the suite itself does not have.
+
+The suite names each task a few ways (its templates times its object words); a policy trained only on
+those learns the suite's wording, and success falls by ~20 points on object words it never saw
+(`benchmarks/unseen_phrasings.py`). Paraphrases add sentence templates and object words from
+conf/paraphrase_sets/<name>.yaml, crossed with the suite's own, so the frozen encoder's vector for a task
+varies in training the way a person's wording does. They are used in training only (`bcz train
+paraphrases=default`): the suite, its evaluation and the unseen-phrasing benchmark never see them.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from importlib import resources
+from itertools import product
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from sim.suite import ObjectRef, TaskSpec, TaskSuite, normalize
+
+
+@dataclass
+class ParaphraseConfig:
+    templates: dict[str, list[str]] = field(default_factory=dict)  # skill -> extra sentence templates
+    words: dict[str, list[str]] = field(default_factory=dict)  # object kind -> extra words for it
+
+
+def _valid_names() -> list[str]:
+    folder = resources.files("conf") / "paraphrase_sets"
+    return sorted(f.name.removesuffix(".yaml") for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+class Paraphrases:
+    """Extra phrasings per task, checked against a suite when built."""
+
+    def __init__(self, config: ParaphraseConfig, suite: TaskSuite, per_task: int = 96) -> None:
+        unknown = set(config.templates) - set(suite.config.skills)
+        if unknown:
+            raise ValueError(
+                f"paraphrases name skills {sorted(unknown)} the suite does not have; "
+                f"valid skills: {', '.join(sorted(suite.config.skills))}"
+            )
+        unknown = set(config.words) - set(suite.config.objects)
+        if unknown:
+            raise ValueError(
+                f"paraphrases name object kinds {sorted(unknown)} the suite does not have; "
+                f"valid kinds: {', '.join(sorted(suite.config.objects))}"
+            )
+        for skill, templates in config.templates.items():
+            needs_reference = bool(suite.config.skills[skill].references)
+            for t in templates:
+                if "{target}" not in t or ("{reference}" in t) != needs_reference:
+                    slots = "{target} and {reference}" if needs_reference else "{target} only"
+                    raise ValueError(f"paraphrase {t!r} of {skill} must name {slots}")
+        self.config = config
+        self.suite = suite
+        self.per_task = per_task
+
+    @classmethod
+    def load(cls, name: str, suite: TaskSuite, per_task: int = 96) -> Paraphrases:
+        """conf/paraphrase_sets/<name>.yaml, validated against `suite`."""
+        path = resources.files("conf") / "paraphrase_sets" / f"{name}.yaml"
+        if not path.is_file():
+            raise ValueError(f"no paraphrases named {name!r}; valid: {', '.join(_valid_names())}")
+        merged = OmegaConf.merge(OmegaConf.structured(ParaphraseConfig), OmegaConf.load(str(path)))
+        return cls(OmegaConf.to_object(merged), suite, per_task)  # type: ignore[arg-type]
+
+    def _names(self, obj: ObjectRef) -> list[str]:
+        words = [*self.suite.config.objects[obj.kind].words, *self.config.words.get(obj.kind, [])]
+        return [f"{obj.colour} {w}" for w in words]
+
+    def of(self, task: TaskSpec) -> list[str]:
+        """Phrasings of `task` the suite does not have: every template (the suite's and the extra ones)
+        with every word (likewise), at most `per_task` of them, drawn the same way for the same task."""
+        templates = [
+            *self.suite.config.skills[task.skill].phrasings,
+            *self.config.templates.get(task.skill, []),
+        ]
+        refs = self._names(task.reference) if task.reference else [""]
+        own = {normalize(t) for t in self.suite.instructions(task)}
+        texts = [
+            text
+            for text in dict.fromkeys(
+                t.format(target=a, reference=b)
+                for t, a, b in product(templates, self._names(task.target), refs)
+            )
+            if normalize(text) not in own
+        ]
+        if len(texts) > self.per_task:
+            rng = np.random.default_rng(zlib.crc32(task.id.encode()))
+            texts = [texts[i] for i in sorted(rng.choice(len(texts), self.per_task, replace=False))]
+        return texts

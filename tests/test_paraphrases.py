@@ -1,0 +1,88 @@
+"""Training-only paraphrases: new wordings of a task, kept apart from the suite and the benchmark."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from policy.data import DemoData
+from policy.language import SentenceEncoder
+from policy.paraphrase import ParaphraseConfig, Paraphrases
+from sim.suite import normalize
+
+BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "unseen_phrasings.py"
+
+
+def _benchmark():
+    spec = importlib.util.spec_from_file_location("unseen_phrasings", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_paraphrases_are_new_wordings_of_the_same_task(suite):
+    paraphrases = Paraphrases.load("default", suite)
+    task = suite.resolve("put_in/red_block/green_bowl")
+    texts = paraphrases.of(task)
+    assert 0 < len(texts) <= paraphrases.per_task
+    own = {normalize(t) for t in suite.instructions(task)}
+    assert not own & {normalize(t) for t in texts}
+    # every one names the task's colours, in its order; new words show up
+    assert all(t.index("red") < t.index("green") for t in texts)
+    assert any("cup" in t or "mixing bowl" in t for t in texts)
+    assert texts == Paraphrases.load("default", suite).of(task)  # the same draw every time
+
+
+def test_paraphrases_share_no_word_or_template_with_the_unseen_phrasing_benchmark(suite):
+    bench = _benchmark()
+    config = Paraphrases.load("default", suite).config
+    for kind, words in config.words.items():
+        assert not set(words) & set(bench.WORDS[kind]), kind
+    for skill, templates in config.templates.items():
+        assert not {normalize(t) for t in templates} & {normalize(t) for t in bench.TEMPLATES[skill]}, skill
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (ParaphraseConfig(templates={"juggle": ["juggle the {target}"]}), "skills ['juggle']"),
+        (ParaphraseConfig(words={"spoon": ["ladle"]}), "object kinds ['spoon']"),
+        (
+            ParaphraseConfig(templates={"put_in": ["put the {target} away"]}),
+            "must name {target} and {reference}",
+        ),
+        (ParaphraseConfig(templates={"pick_up": ["lift it"]}), "must name {target} only"),
+    ],
+)
+def test_a_bad_paraphrase_set_is_refused_with_what_is_valid(suite, config, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("{", r"\{")):
+        Paraphrases(config, suite)
+    with pytest.raises(ValueError, match="valid: default"):
+        Paraphrases.load("nope", suite)
+
+
+def test_training_tells_a_paraphrase_with_its_probability(tiny_dataset, suite, tmp_path):
+    encoder = SentenceEncoder(cache=tmp_path / "embeddings")
+    paraphrases = Paraphrases.load("default", suite, per_task=8)
+    told = {}
+    for prob in (0.0, 0.5):
+        data = DemoData(
+            str(tiny_dataset),
+            encoder,
+            10,
+            suite=suite,
+            relabels=False,
+            val_fraction=0,
+            progress=False,
+            paraphrases=paraphrases,
+            paraphrase_prob=prob,
+        )
+        rng = np.random.default_rng(0)
+        picks = [data._instruction(s, rng) for _ in range(50) for s in data.segments]
+        extra = {i for s in data.segments for i in s.paraphrases}
+        told[prob] = np.mean([i in extra for i in picks])
+        assert all(len(s.paraphrases) == 8 for s in data.segments)
+    assert told[0.0] == 0.0 and 0.4 < told[0.5] < 0.6
