@@ -194,6 +194,7 @@ def report(cfg: EvalConfig, results: list, output_dir: Path, seconds: float, con
                 "success": r.success,
                 "steps": r.steps,
                 "first_grasp": r.first_grasp,
+                "grasp_miss": r.grasp_miss,
             }
             for j, r in results
         ],
@@ -221,21 +222,34 @@ def report(cfg: EvalConfig, results: list, output_dir: Path, seconds: float, con
 
 def failures_table(results: list) -> Table:
     """Why episodes failed, per skill, from what the fingers first closed on once they stopped: never
-    (a stall), air (a miss), the named object (it went wrong after the grasp), another object
-    (grounding). Skills that push rather than grasp show only their count."""
+    (a stall), air (a miss; with the median distance in x, y from the named object's grasp point, which
+    tells imprecision, a few cm, from looking in the wrong place), the named object (it went wrong after
+    the grasp), another object (grounding). Skills that push rather than grasp show only their count."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
+    misses: dict[str, list[float]] = defaultdict(list)
     for job, r in results:
         if not r.success:
             skill, target = job.task.split("/")[:2]
             grasp = r.first_grasp
             counts[skill][0] += 1
             counts[skill][1 if grasp is None else 2 if grasp == NOTHING else 3 if grasp == target else 4] += 1
+            if grasp == NOTHING and r.grasp_miss is not None:
+                misses[skill].append(r.grasp_miss)
     table = Table(title="failed episodes: what the fingers first closed on")
-    for col in ("skill", "failed", "never closed", "air", "the named object", "another object"):
+    for col in (
+        "skill",
+        "failed",
+        "never closed",
+        "air",
+        "air: miss (median)",
+        "the named object",
+        "another object",
+    ):
         table.add_column(col, justify="left" if col == "skill" else "right")
     for skill, (n, *parts) in sorted(counts.items()):
         cells = [f"{p / n:.0%}" for p in parts] if SKILLS[skill].grasps else ["-"] * 4
-        table.add_row(skill, str(n), *cells)
+        miss = f"{np.median(misses[skill]) * 100:.1f} cm" if SKILLS[skill].grasps and misses[skill] else "-"
+        table.add_row(skill, str(n), *cells[:2], miss, *cells[2:])
     return table
 
 

@@ -12,6 +12,7 @@ from policy.policy import Policy
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
 from sim.predicates import GRIPPER_CLOSED_BELOW, grasped
+from sim.skills.base import grasp_point
 from sim.state import SceneState
 from sim.suite import TaskSpec, TaskSuite
 
@@ -39,6 +40,7 @@ class EpisodeResult:
     steps: int
     frames: list[np.ndarray] | None = None
     first_grasp: str | None = None  # what the fingers first closed on: an object, NOTHING, None (never)
+    grasp_miss: float | None = None  # m: then, from the grasp point to the named object's (x, y)
 
 
 def env_config_for(policy: Policy, base: EnvConfig | None = None) -> EnvConfig:
@@ -82,7 +84,8 @@ def rollout(
     obs, info = env.reset(seed=seed, options={"task": task, "instruction": instruction})
     policy.reset()
     frames = [env.frame()] if record else None
-    first, width = None, env.initial_state.gripper_width
+    first, miss, width = None, None, env.initial_state.gripper_width
+    target = env.task.target.name
     while True:
         obs, _, terminated, truncated, info = env.step(policy.select_action(obs, info["instruction"]))
         if first is None:  # read the scene only until the first grasp is known
@@ -90,12 +93,13 @@ def rollout(
             settled = abs(state.gripper_width - width) < SETTLED  # judged once the fingers stop closing
             if state.gripper_width < GRIPPER_CLOSED_BELOW and settled:
                 first = closed_on(state)
+                miss = float(np.linalg.norm(state.ee_position[:2] - grasp_point(state[target])[:2]))
             width = state.gripper_width
         if record:
             frames.append(env.frame())
         if terminated or truncated:
             return EpisodeResult(
-                info["task"], info["instruction"], seed, bool(info["success"]), env.steps, frames, first
+                info["task"], info["instruction"], seed, bool(info["success"]), env.steps, frames, first, miss
             )
 
 

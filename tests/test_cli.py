@@ -143,6 +143,8 @@ def test_train_eval_and_run_from_the_command_line(tiny_dataset, tiny_checkpoint,
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert result["episodes"] == 6 and "train" in result["success"] and len(result["videos"]) == 1
+    for e in result["episodes_detail"]:  # how far a grasp was from the object, once there was one
+        assert (e["grasp_miss"] is None) == (e["first_grasp"] is None)
     banners = ("pybullet build time", "Token authentication is enabled")  # PyBullet's and Ray's
     assert not any(b in out.stdout + out.stderr for b in banners)
 

@@ -315,3 +315,30 @@ def test_the_first_grasp_names_the_object_between_the_fingers_or_air(suite):
         assert closed_on(env.scene_state()) == NOTHING
     finally:
         env.close()
+
+
+def test_the_failure_table_says_how_far_missed_grasps_were_from_the_object():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from policy.evaluate import failures_table
+    from policy.rollouts import NOTHING, EpisodeResult
+
+    def episode(task, success, grasp, miss):
+        result = EpisodeResult(task, "", 0, success, 10, first_grasp=grasp, grasp_miss=miss)
+        return SimpleNamespace(task=task), result
+
+    results = [
+        episode("pick_up/red_block", False, NOTHING, 0.02),
+        episode("pick_up/red_block", False, NOTHING, 0.06),
+        episode("pick_up/red_block", False, NOTHING, 0.03),
+        episode("pick_up/red_block", False, "red_block", 0.004),
+        episode("pick_up/red_block", True, NOTHING, 0.5),  # a success is no failure, whatever it did
+        episode("push_to/red_block/green_bowl", False, NOTHING, 0.1),
+    ]
+    console = Console(width=200, record=True)
+    console.print(failures_table(results))
+    rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if "│" in line}
+    assert "3.0 cm" in rows["pick_up"] and "75%" in rows["pick_up"] and "25%" in rows["pick_up"]
+    assert "cm" not in rows["push_to"]  # pushing closes the fingers on purpose
