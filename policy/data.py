@@ -207,10 +207,10 @@ class DemoData:
             self._statistics[samples, seed] = (actions.mean(0), actions.std(0))
         return self._statistics[samples, seed]
 
-    def _instruction(self, segment: Segment, rng: np.random.Generator) -> int:
-        """One phrasing of the segment's task: a training-only paraphrase with `paraphrase_prob` when it
-        has any, else one of its own (the suite's)."""
-        if segment.paraphrases and rng.random() < self.paraphrase_prob:
+    def _instruction(self, segment: Segment, rng: np.random.Generator, paraphrase: bool) -> int:
+        """One phrasing of the segment's task: in training, a training-only paraphrase with
+        `paraphrase_prob` when it has any; else one of its own (the suite's)."""
+        if paraphrase and segment.paraphrases and rng.random() < self.paraphrase_prob:
             return segment.paraphrases[rng.integers(len(segment.paraphrases))]
         return segment.instructions[rng.integers(len(segment.instructions))]
 
@@ -220,7 +220,7 @@ class DemoData:
         g, segs = frames[pick], [self.segments[o] for o in owners[pick]]
         actions, keyframes = self.targets(g, segs)
         states = self.cache.columns["observation.state"]
-        instruction = np.array([self._instruction(s, rng) for s in segs])
+        instruction = np.array([self._instruction(s, rng, split == "train") for s in segs])
         order = np.argsort(g)  # memory-mapped reads in file order
         images = {}
         for key, array in self.cache.images.items():

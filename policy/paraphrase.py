@@ -5,7 +5,8 @@ those learns the suite's wording, and success falls by ~20 points on object word
 (`benchmarks/unseen_phrasings.py`). Paraphrases add sentence templates and object words from
 conf/paraphrase_sets/<name>.yaml, crossed with the suite's own, so the frozen encoder's vector for a task
 varies in training the way a person's wording does. They are used in training only (`bcz train
-paraphrases=default`): the suite, its evaluation and the unseen-phrasing benchmark never see them.
+paraphrase_set=default`; never in validation batches): the suite, its evaluation and the
+unseen-phrasing benchmark never see them.
 """
 
 from __future__ import annotations

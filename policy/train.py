@@ -64,10 +64,8 @@ class TrainConfig:
     init_from: str | None = None  # a checkpoint to start from (bcz finetune)
     mix_dataset: str | None = None  # finetune: also draw from this (old) dataset...
     mix_ratio: float = 0.5  # ...for this fraction of every batch
-    paraphrases: str | None = (
-        None  # conf/paraphrase_sets/<name>.yaml: training-only phrasings (language encoders)
-    )
-    paraphrase_prob: float = 0.5  # the chance a sample is told one of them instead of the suite's wording
+    paraphrase_set: str | None = None  # conf/paraphrase_sets/<name>.yaml: training-only phrasings
+    paraphrase_prob: float = 0.5  # the chance a training sample is told one instead of the suite's
 
     def __post_init__(self) -> None:
         at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every", "threads")
@@ -109,8 +107,10 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     encoder = policy.encoder if policy is not None else make_encoder(cfg.policy)
     actions = (policy.config if policy is not None else cfg.policy).actions
     paraphrases = None
-    if cfg.paraphrases and encoder.name != "onehot":  # one-hot ids know only the suite's phrasings
-        paraphrases = Paraphrases.load(cfg.paraphrases, suite)
+    if cfg.paraphrase_set and encoder.name == "onehot":  # one-hot ids know only the suite's phrasings
+        log.warning("paraphrase_set=%s ignored: a one-hot encoder has no words to vary", cfg.paraphrase_set)
+    elif cfg.paraphrase_set:
+        paraphrases = Paraphrases.load(cfg.paraphrase_set, suite)
     data = DemoData(
         cfg.dataset,
         encoder,

@@ -189,6 +189,11 @@ def test_a_labelling_expert_knocks_over_from_low_beside_the_bottle(random_env):
     labeller = env.expert()
     labeller.act(env.scene_state())
     assert labeller.phase == "descend" and labeller.skips == 1  # no detour up to carry height
+    for _ in range(env.config.max_steps):
+        _, _, terminated, truncated, info = env.step(labeller.act(env.scene_state()))
+        if terminated or truncated:
+            break
+    assert info["success"] and labeller.retries == 0
 
 
 def test_the_expert_does_not_wait_out_a_timeout_standing_still(random_env):
@@ -207,3 +212,24 @@ def test_the_expert_does_not_wait_out_a_timeout_standing_still(random_env):
         if terminated or truncated:
             break
     assert info["success"] and still <= 3
+
+
+def test_a_stuck_hand_has_reached_its_waypoint_but_a_paused_one_has_not(random_env):
+    """Just outside a waypoint's tolerance, a hand that was sent on and did not move is as close as the
+    arm gets; a hand that was not sent (a paused policy the expert labels) must still get there."""
+    from sim.expert import Phase, ScriptedExpert, Waypoint
+
+    env = random_env
+    env.reset(seed=0, options={"task": "pick_up/red_block"})
+    state = env.scene_state()
+    goal = state.ee_position + np.array([0.0, 0.0, -0.0095])  # 9.5 mm away, tolerance 8 mm
+    phases = [
+        Phase("reach", lambda s: Waypoint(goal, s.ee_yaw, 0.0, tolerance=0.008)),
+        Phase("next", lambda s: Waypoint(goal + 0.1, s.ee_yaw, 1.0)),
+    ]
+    for sent, phase in ((np.zeros(3), "reach"), (np.array([0.0, 0.0, -0.006]), "next")):
+        expert = ScriptedExpert(phases)
+        expert.act(state)
+        expert.follow(np.concatenate([sent, np.zeros(4)]))  # what the hand was told in the last step
+        expert.act(state)  # ...and it did not move
+        assert expert.phase == phase

@@ -19,6 +19,7 @@ from sim.state import ObjectState, SceneState
 from sim.suite import TaskSpec
 
 CARRY_Z = 0.20  # m: travel height, clear of the tallest object (the 14 cm bottle)
+LOW_Z = CARRY_Z - 0.05  # m: a hand below this is already low (a policy the expert labels): no climb first
 # The Panda hand is ~20 cm long along its finger axis and sits ~6 cm above the fingertips, so where it
 # comes down to the table, tall objects must stand this far away (plus their radius), whatever the yaw.
 HAND_REACH = 0.12

@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.expert import Phase, Waypoint
 from sim.predicates import fallen
-from sim.skills.base import CARRY_Z, Skill, Zone, rise
+from sim.skills.base import CARRY_Z, LOW_Z, Skill, Zone, rise
 from sim.state import SceneState
 from sim.suite import TaskSpec
 
@@ -65,7 +65,7 @@ class KnockOver(Skill):
 
         def low_at_start(s: SceneState) -> bool:  # a policy already there: no detour up (never the expert)
             near_start = np.linalg.norm(s.ee_position[:2] - start(s)) < 0.03
-            return bool(near_start and s.ee_position[2] < CARRY_Z - 0.05)
+            return bool(near_start and s.ee_position[2] < LOW_Z)
 
         down = lambda s: fallen(s[target])  # noqa: E731
         return [
