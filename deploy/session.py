@@ -53,7 +53,7 @@ class RobotSession:
         self.success: bool | None = None
         self.source: str | None = None  # who sent the running instruction: terminal, web <address>
         self.patience_s = patience_s  # say so when an instruction has not succeeded after this long
-        self._started, self._said_patience = time.monotonic(), False
+        self._started, self._said_patience, self._said_done = time.monotonic(), False, False
         self._lock = threading.Lock()
         self.writer: DatasetWriter | None = None
         self.recorder: EpisodeRecorder | None = None
@@ -83,7 +83,12 @@ class RobotSession:
             self.event("new scene for it: " + ", ".join(o.replace("_", " ") for o in self.sim.objects))
         if why:
             self.event(why)
-        self.success, self._started, self._said_patience = None, time.monotonic(), False
+        self.success, self._started, self._said_patience, self._said_done = (
+            None,
+            time.monotonic(),
+            False,
+            False,
+        )
         self._start_episode(text)  # here, on the loop's thread, once the scene is final
 
     COMMANDS = ("estop", "release", "reset", "stop")  # the argument-free ones, same in terminal and page
@@ -184,7 +189,8 @@ class RobotSession:
         if done is None:
             return
         elapsed = time.monotonic() - self._started
-        if done and not self.success:
+        if done and not self._said_done:  # once: success flickers while a held block sways
+            self._said_done = True
             self.event(f"done in {elapsed:.1f} s: {instruction}")
         elif not done and not self._said_patience and elapsed > self.patience_s:
             self._said_patience = True
