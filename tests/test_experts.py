@@ -26,6 +26,15 @@ def test_every_skill_has_a_test_task():
     assert set(TASKS) == set(SKILLS)
 
 
+def run_out(env: TabletopEnv, expert) -> dict:
+    """Let `expert` drive to the end of the episode; the last step's info."""
+    for _ in range(env.config.max_steps):
+        _, _, terminated, truncated, info = env.step(expert.act(env.scene_state()))
+        if terminated or truncated:
+            break
+    return info
+
+
 @pytest.fixture(scope="module")
 def random_env(suite):
     env = TabletopEnv(blind_config(object_poses=True, object_set=True), suite=suite, split="all")
@@ -113,11 +122,7 @@ def test_a_labelling_expert_picks_up_where_the_hand_already_is(random_env):
     labeller = env.expert()  # a fresh plan, at its first phase, as DAgger's is when a policy drove
     label = labeller.act(env.scene_state())
     assert labeller.phase == "lift" and label[6] == 1.0 and labeller.skips == 3  # keep holding, go up
-    for _ in range(env.config.max_steps):
-        _, _, terminated, truncated, info = env.step(labeller.act(env.scene_state()))
-        if terminated or truncated:
-            break
-    assert info["success"] and labeller.retries == 0  # carried on from the grasp, no reach again
+    assert run_out(env, labeller)["success"] and labeller.retries == 0  # on from the grasp, no reach again
 
 
 def test_fingers_closed_on_air_beside_the_object_are_told_to_open(random_env):
@@ -152,11 +157,7 @@ def test_the_expert_never_skips_in_its_own_episodes(random_env, task):
     for seed in range(3):
         env.reset(seed=seed, options={"task": task})
         expert = env.expert()
-        for _ in range(env.config.max_steps):
-            _, _, terminated, truncated, info = env.step(expert.act(env.scene_state()))
-            if terminated or truncated:
-                break
-        assert info["success"] and expert.skips == 0
+        assert run_out(env, expert)["success"] and expert.skips == 0
 
 
 def test_a_labelling_expert_pushes_on_from_where_the_hand_already_pushes(random_env):
@@ -173,11 +174,7 @@ def test_a_labelling_expert_pushes_on_from_where_the_hand_already_pushes(random_
     labeller = env.expert()
     labeller.act(env.scene_state())
     assert labeller.phase == "descend" and labeller.skips == 1
-    for _ in range(env.config.max_steps):
-        _, _, terminated, truncated, info = env.step(labeller.act(env.scene_state()))
-        if terminated or truncated:
-            break
-    assert info["success"] and labeller.retries == 0
+    assert run_out(env, labeller)["success"] and labeller.retries == 0
 
 
 def test_a_labelling_expert_knocks_over_from_low_beside_the_bottle(random_env):
@@ -189,11 +186,7 @@ def test_a_labelling_expert_knocks_over_from_low_beside_the_bottle(random_env):
     labeller = env.expert()
     labeller.act(env.scene_state())
     assert labeller.phase == "descend" and labeller.skips == 1  # no detour up to carry height
-    for _ in range(env.config.max_steps):
-        _, _, terminated, truncated, info = env.step(labeller.act(env.scene_state()))
-        if terminated or truncated:
-            break
-    assert info["success"] and labeller.retries == 0
+    assert run_out(env, labeller)["success"] and labeller.retries == 0
 
 
 def test_the_expert_does_not_wait_out_a_timeout_standing_still(random_env):
