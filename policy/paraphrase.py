@@ -14,12 +14,11 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass, field
 from importlib import resources
-from itertools import product
 
 import numpy as np
 from omegaconf import OmegaConf
 
-from sim.suite import ObjectRef, TaskSpec, TaskSuite, normalize
+from sim.suite import TaskSpec, TaskSuite, normalize
 
 
 @dataclass
@@ -68,25 +67,14 @@ class Paraphrases:
         merged = OmegaConf.merge(OmegaConf.structured(ParaphraseConfig), OmegaConf.load(str(path)))
         return cls(OmegaConf.to_object(merged), suite, per_task)  # type: ignore[arg-type]
 
-    def _names(self, obj: ObjectRef) -> list[str]:
-        words = [*self.suite.config.objects[obj.kind].words, *self.config.words.get(obj.kind, [])]
-        return [f"{obj.colour} {w}" for w in words]
-
     def of(self, task: TaskSpec) -> list[str]:
         """Phrasings of `task` the suite does not have: every template (the suite's and the extra ones)
         with every word (likewise), at most `per_task` of them, drawn the same way for the same task."""
-        templates = [
-            *self.suite.config.skills[task.skill].phrasings,
-            *self.config.templates.get(task.skill, []),
-        ]
-        refs = self._names(task.reference) if task.reference else [""]
+        extra = self.config.templates.get(task.skill, [])
         own = {normalize(t) for t in self.suite.instructions(task)}
         texts = [
             text
-            for text in dict.fromkeys(
-                t.format(target=a, reference=b)
-                for t, a, b in product(templates, self._names(task.target), refs)
-            )
+            for text in dict.fromkeys(self.suite.instructions(task, extra, self.config.words))
             if normalize(text) not in own
         ]
         if len(texts) > self.per_task:

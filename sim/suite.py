@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -213,17 +214,27 @@ class TaskSuite:
         return "held_out" if task in self._held_out_set else "train"
 
     # ------------------------------------------------------------------ language
-    def object_phrases(self, obj: ObjectRef) -> list[str]:
-        return [f"{obj.colour} {w}" for w in self.config.objects[obj.kind].words]
+    def object_phrases(self, obj: ObjectRef, more_words: Sequence[str] = ()) -> list[str]:
+        return [f"{obj.colour} {w}" for w in [*self.config.objects[obj.kind].words, *more_words]]
 
-    def instructions(self, task: TaskSpec) -> list[str]:
-        """Every phrasing of a task: each template with each synonym of its objects."""
-        entry = self.config.skills[task.skill]
-        refs = self.object_phrases(task.reference) if task.reference else [""]
+    def instructions(
+        self,
+        task: TaskSpec,
+        more_templates: Sequence[str] = (),
+        more_words: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[str]:
+        """Every phrasing of a task: each template with each synonym of its objects; with the templates
+        and words (per kind) given after the suite's own (training's paraphrases, `policy.paraphrase`)."""
+        more_words = more_words or {}
+
+        def names(obj: ObjectRef) -> list[str]:
+            return self.object_phrases(obj, more_words.get(obj.kind, ()))
+
+        refs = names(task.reference) if task.reference else [""]
         return [
             t.format(target=a, reference=b)
-            for t in entry.phrasings
-            for a in self.object_phrases(task.target)
+            for t in [*self.config.skills[task.skill].phrasings, *more_templates]
+            for a in names(task.target)
             for b in refs
         ]
 
