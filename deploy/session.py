@@ -53,7 +53,7 @@ class RobotSession:
         self.success: bool | None = None
         self.source: str | None = None  # who sent the running instruction: terminal, web <address>
         self.patience_s = patience_s  # say so when an instruction has not succeeded after this long
-        self._started, self._said_patience, self._said_done = time.monotonic(), False, False
+        self._new_instruction()
         self._lock = threading.Lock()
         self.writer: DatasetWriter | None = None
         self.recorder: EpisodeRecorder | None = None
@@ -83,12 +83,8 @@ class RobotSession:
             self.event("new scene for it: " + ", ".join(o.replace("_", " ") for o in self.sim.objects))
         if why:
             self.event(why)
-        self.success, self._started, self._said_patience, self._said_done = (
-            None,
-            time.monotonic(),
-            False,
-            False,
-        )
+        self.success = None
+        self._new_instruction()
         self._start_episode(text)  # here, on the loop's thread, once the scene is final
 
     COMMANDS = ("estop", "release", "reset", "stop")  # the argument-free ones, same in terminal and page
@@ -182,6 +178,10 @@ class RobotSession:
             with self._lock:
                 self.frames = frames
                 self.frame_version += 1
+
+    def _new_instruction(self) -> None:
+        """Its clock starts; nothing has been said about it yet."""
+        self._started, self._said_patience, self._said_done = time.monotonic(), False, False
 
     def _judge(self, instruction: str) -> None:
         """Say once when the task is done, and once when it is taking longer than `patience_s`."""
