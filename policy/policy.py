@@ -11,6 +11,7 @@ model.safetensors (weights and statistics) and, while training, train_state.pt (
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -27,7 +28,13 @@ from torch import nn
 
 from data_collection.layout import feature_names
 from policy.execution import ChunkExecutor, RawChunkExecutor
-from policy.language import DEFAULT_ENCODER, OneHotTaskEncoder, SentenceEncoder, TextEncoder
+from policy.language import (
+    DEFAULT_ENCODER,
+    OneHotTaskEncoder,
+    SentenceEncoder,
+    TextEncoder,
+    check_pooling,
+)
 from policy.layout import POSE_MODES, ActionLayout, resolve_mode
 from policy.networks import NETWORKS, ResNetConfig, ViTConfig
 from policy.pose import absolute_targets, chained_targets, start_target
@@ -58,6 +65,7 @@ class PolicyConfig:
     actions: str = "auto"  # auto | relative | delta | raw
     gripper: list[str] | None = None  # open/closed channels; null: names containing "gripper"; []: none
     encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
+    pooling: str = "mean"  # of the sentence encoder's tokens: mean | mean+order (policy/language.py)
     # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan (measured best with
     # relative actions: 98-100% vs 72-74% on the first rung); ensemble: average every chunk covering the
     # step (ACT's temporal ensembling).
@@ -95,7 +103,7 @@ def make_encoder(config: PolicyConfig) -> TextEncoder:
         from sim.suite import TaskSuite
 
         return OneHotTaskEncoder(config.onehot_tasks, TaskSuite.load(config.suite))
-    return SentenceEncoder(config.encoder)
+    return SentenceEncoder(config.encoder, pooling=config.pooling)
 
 
 class Policy(nn.Module):
@@ -105,6 +113,7 @@ class Policy(nn.Module):
             raise ValueError(f"policy.arch={config.arch!r}; valid: {', '.join(NETWORKS)}")
         if config.execution not in EXECUTIONS:
             raise ValueError(f"policy.execution={config.execution!r}; valid: {', '.join(EXECUTIONS)}")
+        check_pooling(config.pooling, config.encoder, "policy.pooling")
         config.actions = resolve_mode(config.actions, config.state_names, config.action_names)
         self.layout = ActionLayout.of(config.action_names, config.gripper, config.gripper_levels)
         self.config = config
@@ -311,6 +320,30 @@ class Policy(nn.Module):
         action = self._executor.action(self._step, np.asarray(observation["state"], dtype=np.float64))
         self._step += 1
         return action
+
+    # ------------------------------------------------------------------ widening the task vector
+    def with_pooling(self, pooling: str) -> Policy:
+        """This policy reading `pooling` task vectors. mean -> mean+order widens every layer that reads the
+        task vector with zero weights for the order half, so it acts exactly as before until fine-tuned;
+        any other request keeps the policy's own pooling, as fine-tuning keeps the rest of its config."""
+        check_pooling(pooling, self.config.encoder, "policy.pooling")
+        if pooling == self.config.pooling or pooling == "mean":
+            return self
+        config = copy.deepcopy(self.config)
+        config.pooling = pooling
+        wide = Policy(config, 2 * self.cond_dim).to(self.state_mean.device)
+        state = wide.state_dict()
+        for key, value in self.state_dict().items():
+            new = state[key]
+            if new.shape == value.shape:
+                state[key] = value
+            elif new.shape[:-1] == value.shape[:-1] and new.shape[-1] == value.shape[-1] + self.cond_dim:
+                new.zero_()[..., : value.shape[-1]] = value  # the task vector is the last part of any input
+            else:
+                raise ValueError(f"cannot widen {key}: {tuple(value.shape)} -> {tuple(new.shape)}")
+        wide.load_state_dict(state)
+        wide.meta = {**copy.deepcopy(self.meta), "cond_dim": wide.cond_dim}
+        return wide.train(self.training)
 
     # ------------------------------------------------------------------ saving and loading
     def save_pretrained(self, path: str | Path, extra: dict | None = None) -> Path:

@@ -40,9 +40,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class TrainConfig:
     dataset: str = "datasets/tabletop"
-    cache_dir: str | None = (
-        None  # decoded frames; None: under ~/.cache/bcz (or $BCZ_CACHE), never the dataset
-    )
+    cache_dir: str | None = None  # decoded frames; None: ~/.cache/bcz (or $BCZ_CACHE), not the dataset
     output_dir: str | None = None  # None: Hydra's run directory
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     relabels: bool = True  # train on hindsight labels too (meta/labels.parquet, from `bcz relabel`)
@@ -102,6 +100,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     policy = Policy.from_pretrained(start_from).train() if start_from else None
     if resume:
         console.print(f"resuming from {last}")
+    elif policy is not None:  # fine-tuning: policy.pooling=mean+order widens a mean-pooled checkpoint
+        policy = policy.with_pooling(cfg.policy.pooling)
     if policy is None and cfg.policy.encoder == "onehot":
         cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]
     encoder = policy.encoder if policy is not None else make_encoder(cfg.policy)
