@@ -224,15 +224,17 @@ def failures_table(results: list) -> Table:
     """Why episodes failed, per skill, from what the fingers first closed on once they stopped: never
     (a stall), air (a miss; with the median distance in x, y from the named object's grasp point, which
     tells imprecision, a few cm, from looking in the wrong place), the named object (it went wrong after
-    the grasp), another object (grounding). Skills that push rather than grasp show only their count."""
-    counts: dict[str, list[int]] = defaultdict(lambda: [0] * 5)
+    the grasp), the object named second (the roles swapped: the bowl or base taken for what moves), or
+    another object (grounding). Skills that push rather than grasp show only their count."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * 6)
     misses: dict[str, list[float]] = defaultdict(list)
     for job, r in results:
         if not r.success:
-            skill, target = job.task.split("/")[:2]
+            skill, target, *reference = job.task.split("/")
             grasp = r.first_grasp
             counts[skill][0] += 1
-            counts[skill][1 if grasp is None else 2 if grasp == NOTHING else 3 if grasp == target else 4] += 1
+            column = 1 if grasp is None else 2 if grasp == NOTHING else 3 if grasp == target else 5
+            counts[skill][4 if grasp in reference else column] += 1
             if grasp == NOTHING and r.grasp_miss is not None:
                 misses[skill].append(r.grasp_miss)
     table = Table(title="failed episodes: what the fingers first closed on")
@@ -243,11 +245,12 @@ def failures_table(results: list) -> Table:
         "air",
         "air: miss (median)",
         "the named object",
+        "the object named second",
         "another object",
     ):
         table.add_column(col, justify="left" if col == "skill" else "right")
     for skill, (n, *parts) in sorted(counts.items()):
-        cells = [f"{p / n:.0%}" for p in parts] if SKILLS[skill].grasps else ["-"] * 4
+        cells = [f"{p / n:.0%}" for p in parts] if SKILLS[skill].grasps else ["-"] * 5
         miss = f"{np.median(misses[skill]) * 100:.1f} cm" if SKILLS[skill].grasps and misses[skill] else "-"
         table.add_row(skill, str(n), *cells[:2], miss, *cells[2:])
     return table

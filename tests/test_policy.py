@@ -335,6 +335,8 @@ def test_the_failure_table_says_how_far_missed_grasps_were_from_the_object():
         episode("pick_up/red_block", False, NOTHING, 0.03),
         episode("pick_up/red_block", False, "red_block", 0.004),
         episode("pick_up/red_block", True, NOTHING, 0.5),  # a success is no failure, whatever it did
+        episode("stack_on/red_block/blue_block", False, "blue_block", 0.1),  # the roles swapped
+        episode("stack_on/red_block/blue_block", False, "green_block", 0.1),
         episode("push_to/red_block/green_bowl", False, NOTHING, 0.1),
     ]
     console = Console(width=200, record=True)
@@ -342,3 +344,5 @@ def test_the_failure_table_says_how_far_missed_grasps_were_from_the_object():
     rows = {line.split("│")[1].strip(): line for line in console.export_text().splitlines() if "│" in line}
     assert "3.0 cm" in rows["pick_up"] and "75%" in rows["pick_up"] and "25%" in rows["pick_up"]
     assert "cm" not in rows["push_to"]  # pushing closes the fingers on purpose
+    cells = [c.strip() for c in rows["stack_on"].split("│")]
+    assert cells[-3:-1] == ["50%", "50%"]  # the object named second (roles swapped), another object
