@@ -5,9 +5,9 @@
 For every task of a skill with two named objects of different colours, each of the suite's phrasings
 is paired with the same phrasing with the two colours swapped ("stack the red block on the blue block" /
 "stack the blue block on the red block"; "put the red block in the green bowl" / "put the green block in
-the red bowl"). Per pooling of the frozen encoder the table
-gives how alike the pairs are (cosine), and how well a linear probe trained on some block pairs names
-the moving block of pairs it never saw (ranking it over the base). A vector can hold the roles and still
+the red bowl"). Per pooling of the frozen encoder the table gives how alike the pairs are (cosine), and
+how well a linear probe trained on some colour pairs names the moving object of pairs it never saw
+(ranking it over the other one). A vector can hold the roles and still
 hold them faintly: the cosine says how much a policy must amplify to hear them.
 """
 

@@ -233,8 +233,8 @@ def failures_table(results: list) -> Table:
             skill, target, *reference = job.task.split("/")
             grasp = r.first_grasp
             counts[skill][0] += 1
-            column = 1 if grasp is None else 2 if grasp == NOTHING else 3 if grasp == target else 5
-            counts[skill][4 if grasp in reference else column] += 1
+            named = 3 if grasp == target else 4 if grasp in reference else 5  # the first, second, neither
+            counts[skill][1 if grasp is None else 2 if grasp == NOTHING else named] += 1
             if grasp == NOTHING and r.grasp_miss is not None:
                 misses[skill].append(r.grasp_miss)
     table = Table(title="failed episodes: what the fingers first closed on")
