@@ -169,6 +169,7 @@ class ControlLoop:
         self.on_tick = on_tick
         self.step = 0
         self.instruction: str | None = None
+        self.holding = False  # the instruction is done: hold still until told anew
         self.takeover = False
         self._teleop = np.zeros(7, np.float32)
         self._lock = threading.Lock()
@@ -184,6 +185,7 @@ class ControlLoop:
             raise ValueError("empty instruction: say what the robot should do")
         with self._lock:
             self.instruction = text.strip()
+            self.holding = False
             self.executor.clear()
             if self.planner:
                 self.planner.cancel()
@@ -193,6 +195,22 @@ class ControlLoop:
     def clear_instruction(self) -> None:
         with self._lock:
             self.instruction = None
+            self.holding = False
+            self.executor.clear()
+
+    def hold(self) -> None:
+        """Stop acting on the instruction, which stays (its task is done); the gripper keeps its state.
+        A new instruction, or the same one set again, acts again."""
+        with self._lock:
+            self.holding = True
+            self.executor.clear()
+            if self.planner:
+                self.planner.cancel()
+
+    def resume(self) -> None:
+        """Act on the instruction again after `hold` (afresh: the plans from before are dropped)."""
+        with self._lock:
+            self.holding = False
             self.executor.clear()
 
     def set_takeover(self, on: bool) -> None:
@@ -255,7 +273,7 @@ class ControlLoop:
         obs = self.robot.get_observation()
         self.last_observation = obs
         with self._lock:
-            text, human, step = self.instruction, self.takeover, self.step
+            text, human, step = (None if self.holding else self.instruction), self.takeover, self.step
             if human:
                 action = self._teleop.copy()
             elif text:

@@ -60,6 +60,7 @@ class RunConfig:
     web_origins: list[str] = field(default_factory=list)  # origins allowed on the socket besides the page's
     view_hz: float = 3.0  # frames per second sent to the page (0: none)
     record: str | None = None  # dataset to record episodes into (operator takeovers flagged)
+    hold_when_done: bool = True  # simulator: hold once the task's success check passes, as eval ends there
     duration: float | None = None  # seconds, then stop (default: until quit)
 
     def __post_init__(self) -> None:
@@ -98,7 +99,8 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
     policy.check_features(features, "robot")
     policy.encoder.encode(["warm up"])  # load the encoder now, not at the first instruction
     loop = ControlLoop(safe, policy, cfg.loop)
-    return RobotSession(safe, loop, view_hz=cfg.view_hz if cfg.web else 0, record=cfg.record), policy
+    view_hz = cfg.view_hz if cfg.web else 0
+    return RobotSession(safe, loop, view_hz, cfg.record, hold_when_done=cfg.hold_when_done), policy
 
 
 def figures_table(session: RobotSession) -> Table:

@@ -43,8 +43,10 @@ class RobotSession:
         view_hz: float = 3.0,
         record: str | None = None,
         patience_s: float = 12.0,
+        hold_when_done: bool = True,
     ) -> None:
         self.robot, self.loop = robot, loop
+        self.hold_when_done = hold_when_done  # as an evaluation episode ends at success
         self.sim = robot.robot if isinstance(robot.robot, SimRobot) else None
         self.view_every = max(1, round(loop.config.control_hz / view_hz)) if view_hz > 0 else 0
         self.frames: dict[str, str] = {}
@@ -85,6 +87,7 @@ class RobotSession:
             self.event(why)
         self.success = None
         self._new_instruction()
+        self.loop.resume()  # a hold judged on the old scene, in the tick before this, is undone
         self._start_episode(text)  # here, on the loop's thread, once the scene is final
 
     COMMANDS = ("estop", "release", "reset", "stop")  # the argument-free ones, same in terminal and page
@@ -145,7 +148,8 @@ class RobotSession:
     # ------------------------------------------------------------------ status
     def status(self) -> dict:
         obs = self.loop.last_observation
-        state = "estop" if self.robot.estopped else ("running" if self.loop.instruction else "idle")
+        state = "running" if self.loop.instruction else "idle"
+        state = "estop" if self.robot.estopped else ("done" if self.loop.holding else state)
         planner_error = self.loop.planner.error if self.loop.planner else None
         return {
             "type": "status",
@@ -184,15 +188,19 @@ class RobotSession:
         self._started, self._said_patience, self._said_done = time.monotonic(), False, False
 
     def _judge(self, instruction: str) -> None:
-        """Say once when the task is done, and once when it is taking longer than `patience_s`."""
+        """Say once when the task is done (and hold, with `hold_when_done`: the policy was never shown
+        what follows success), and once when it is taking longer than `patience_s`."""
         done = self.sim.success()
         if done is None:
             return
         elapsed = time.monotonic() - self._started
         if done and not self._said_done:  # once: success flickers while a held block sways
             self._said_done = True
-            self.event(f"done in {elapsed:.1f} s: {instruction}")
-        elif not done and not self._said_patience and elapsed > self.patience_s:
+            if self.hold_when_done:
+                self.loop.hold()
+            holding = "; holding until the next instruction" if self.hold_when_done else ""
+            self.event(f"done in {elapsed:.1f} s: {instruction}{holding}")
+        elif not done and not self._said_patience and not self._said_done and elapsed > self.patience_s:
             self._said_patience = True
             self.event(f"no success after {elapsed:.0f} s: still trying; `reset` for a new scene")
         self.success = done

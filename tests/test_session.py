@@ -83,6 +83,11 @@ def test_done_and_still_trying_are_said_once(session):
 
     session.loop.request(drop_block_in_bowl)
     wait_for(lambda: said(session, "done in"))
+    assert said(session, "holding until the next instruction") and session.status()["state"] == "done"
+    time.sleep(0.3)  # the action already sent, and the observation after it
+    ee = session.status()["ee"]
+    time.sleep(0.5)  # held: the policy no longer moves the arm
+    assert session.status()["ee"] == pytest.approx(ee, abs=1e-3)
     session.loop.request(lift_block_out)  # success flickers off and on again: said once all the same
     wait_for(lambda: session.success is False)
     session.loop.request(drop_block_in_bowl)
@@ -91,6 +96,10 @@ def test_done_and_still_trying_are_said_once(session):
     assert sum("done in" in e for e in session.events) == 1
     assert sum("no success after" in e for e in session.events) == 1
     assert session.status()["source"] == "terminal" and session.status()["success"] is True
+
+    session.instruct("pick up the red block")  # told anew: it acts again
+    wait_for(lambda: session.status()["state"] == "running")
+    wait_for(lambda: max(abs(a - b) for a, b in zip(session.status()["ee"], ee, strict=True)) > 0.01)
 
 
 class FakeTty:
