@@ -198,20 +198,24 @@ class ControlLoop:
             self.holding = False
             self.executor.clear()
 
-    def hold(self) -> None:
-        """Stop acting on the instruction, which stays (its task is done); the gripper keeps its state.
-        A new instruction, or the same one set again, acts again."""
+    def hold(self, text: str) -> None:
+        """Stop acting on the instruction `text`, which stays (its task is done); the gripper keeps its
+        state. Nothing happens if the instruction has changed meanwhile. `resume`, or a new instruction
+        (the same one set again too), acts again."""
         with self._lock:
+            if self.instruction != text:
+                return
             self.holding = True
             self.executor.clear()
             if self.planner:
                 self.planner.cancel()
 
     def resume(self) -> None:
-        """Act on the instruction again after `hold` (afresh: the plans from before are dropped)."""
+        """Act on the instruction again after `hold` (afresh: the plans from before it are dropped)."""
         with self._lock:
-            self.holding = False
-            self.executor.clear()
+            if self.holding:
+                self.holding = False
+                self.executor.clear()
 
     def set_takeover(self, on: bool) -> None:
         with self._lock:

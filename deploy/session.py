@@ -55,6 +55,7 @@ class RobotSession:
         self.success: bool | None = None
         self.source: str | None = None  # who sent the running instruction: terminal, web <address>
         self.patience_s = patience_s  # say so when an instruction has not succeeded after this long
+        self._tracked: str | None = None  # the instruction whose task the simulator checks
         self._new_instruction()
         self._lock = threading.Lock()
         self.writer: DatasetWriter | None = None
@@ -71,6 +72,7 @@ class RobotSession:
     def instruct(self, text: str, source: str = "terminal", relayout: bool = False) -> None:
         """Switch to `text` now. With `relayout`, a scene lacking the named objects is rebuilt for them."""
         self.loop.set_instruction(text)  # validates first
+        self._tracked = None  # until the simulator checks the new instruction's task
         self._save_episode()
         self.source = source
         if self.sim is not None:
@@ -80,6 +82,7 @@ class RobotSession:
     def _track_success_of(self, text: str, relayout: bool) -> None:
         """Point the simulator's success check at `text`, saying so when it cannot judge it (loop thread)."""
         objects = list(self.sim.objects)
+        self._tracked = text
         why = self.sim.set_instruction(text, relayout)
         if self.sim.objects != objects:
             self.event("new scene for it: " + ", ".join(o.replace("_", " ") for o in self.sim.objects))
@@ -133,7 +136,13 @@ class RobotSession:
 
     def takeover(self, on: bool) -> None:
         self.loop.set_takeover(on)
+        if not on:  # the operator may have undone (or done) the task: judge it afresh, acting meanwhile
+            self.loop.request(self._judge_afresh)
         self.event("operator driving" if on else "policy driving")
+
+    def _judge_afresh(self) -> None:
+        self.loop.resume()
+        self._new_instruction()
 
     def teleop(self, motion: list[float], gripper: float | None) -> None:
         scale = np.array([TELEOP_STEP] * 3 + [TELEOP_TURN] * 3, dtype=np.float32) / self.loop.substeps
@@ -173,8 +182,8 @@ class RobotSession:
         with self._lock:
             if self.recorder is not None and self.sim is not None:
                 self.recorder.add(obs, applied, self.sim.env.scene_state(), intervention=human)
-        if self.sim is not None and loop.instruction:
-            self._judge(loop.instruction)
+        if self.sim is not None and loop.instruction and loop.instruction == self._tracked:
+            self._judge(loop.instruction)  # once the simulator checks this instruction's task
         if self.view_every and loop.step % self.view_every == 0:
             frames = {cam: jpeg(obs[cam], scale=4) for cam in obs if cam != "state"}
             if self.sim is not None:
@@ -197,7 +206,7 @@ class RobotSession:
         if done and not self._said_done:  # once: success flickers while a held block sways
             self._said_done = True
             if self.hold_when_done:
-                self.loop.hold()
+                self.loop.hold(instruction)
             holding = "; holding until the next instruction" if self.hold_when_done else ""
             self.event(f"done in {elapsed:.1f} s: {instruction}{holding}")
         elif not done and not self._said_patience and not self._said_done and elapsed > self.patience_s:

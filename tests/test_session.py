@@ -97,6 +97,11 @@ def test_done_and_still_trying_are_said_once(session):
     assert sum("no success after" in e for e in session.events) == 1
     assert session.status()["source"] == "terminal" and session.status()["success"] is True
 
+    session.takeover(True)  # the operator's turn, then the policy's: the task is judged afresh,
+    session.takeover(False)  # still done, so it holds again
+    wait_for(lambda: sum("done in" in e for e in session.events) == 2)
+    assert session.status()["state"] == "done"
+
     session.instruct("pick up the red block")  # told anew: it acts again
     wait_for(lambda: session.status()["state"] == "running")
     wait_for(lambda: max(abs(a - b) for a, b in zip(session.status()["ee"], ee, strict=True)) > 0.01)
