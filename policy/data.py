@@ -32,6 +32,7 @@ from policy.pose import commanded_pose, relative_to
 from sim.suite import TaskSuite, UnknownTaskError
 
 log = logging.getLogger(__name__)
+POLICY_FRAMES = ("all", "expert")  # which frames of a policy-driven (DAgger) episode train
 
 
 @dataclass
@@ -59,6 +60,7 @@ class DemoData:
         cache_dir: str | None = None,
         paraphrases: Paraphrases | None = None,
         paraphrase_prob: float = 0.5,
+        policy_frames: str = "all",
     ) -> None:
         self.cache = FrameCache(root, cache_dir, progress=progress)
         self.features = self.cache.reader.features
@@ -118,14 +120,13 @@ class DemoData:
             info = reader.info_of(ep)
             # An expert episode teaches its instruction when it succeeded; a policy episode's labels are
             # the expert's corrections of every visited state (DAgger), whatever the outcome.
-            if info.get("success", True) or info.get("source") == "policy":
+            policy = info.get("source") == "policy"
+            if info.get("success", True) or policy:
                 said = info.get("instruction") or reader.episodes[ep]["tasks"][0]
-                task = info.get("task", "")
-                segments.append(
-                    Segment(
-                        ep, 0, reader.episodes[ep]["length"], ids(phrasings(task, said)), paraphrased(task)
-                    )
-                )
+                task, length = info.get("task", ""), reader.episodes[ep]["length"]
+                start = self._expert_from(ep, length) if policy and policy_frames == "expert" else 0
+                if start < length:
+                    segments.append(Segment(ep, start, length, ids(phrasings(task, said)), paraphrased(task)))
         if not segments:
             raise ValueError(f"{root} has no successful episodes or achieved labels to learn from")
         self.instructions = list(texts)
@@ -178,6 +179,19 @@ class DemoData:
     @property
     def cameras(self) -> list[str]:
         return [k.removeprefix("observation.images.") for k in self.cache.images]
+
+    def _expert_from(self, episode: int, length: int) -> int:
+        """The first frame the expert drove in a DAgger episode (`length` when it never took over).
+
+        A chunk's targets are read off the states that followed (`targets`), so a frame the policy drove
+        is labelled partly with the policy's own motion; from the expert's takeover on (it keeps the
+        hand with `bcz dagger takeover_steps` longer than an episode) they are the expert's path."""
+        column = self.cache.columns.get("intervention")
+        if column is None:
+            return 0
+        start = int(self.cache.episode_starts[episode])
+        driven = np.flatnonzero(np.asarray(column[start : start + length]).reshape(-1))
+        return int(driven[0]) if len(driven) else length
 
     def targets(self, g: np.ndarray, segs: list[Segment]) -> tuple[np.ndarray, np.ndarray]:
         """The K action targets of frames `g` (global) in segments `segs`, and each one's keyframe.

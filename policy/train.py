@@ -26,7 +26,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from conf.checks import at_least, fraction, positive
-from policy.data import DemoData, augment, config_from_data
+from policy.data import POLICY_FRAMES, DemoData, augment, config_from_data
 from policy.offline import action_errors, why_no_rollouts
 from policy.paraphrase import Paraphrases
 from policy.policy import Policy, PolicyConfig, make_encoder
@@ -64,12 +64,15 @@ class TrainConfig:
     mix_ratio: float = 0.5  # ...for this fraction of every batch
     paraphrase_set: str | None = None  # conf/paraphrase_sets/<name>.yaml: training-only phrasings
     paraphrase_prob: float = 0.5  # the chance a training sample is told one instead of the suite's
+    policy_frames: str = "all"  # DAgger episodes: all | expert (from the expert's first takeover on)
 
     def __post_init__(self) -> None:
         at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every", "threads")
         at_least(self, 0, "warmup_steps", "snapshot_every_minutes", "weight_decay")
         positive(self, "lr", "max_minutes")
         fraction(self, "val_fraction", "mix_ratio", "paraphrase_prob")
+        if self.policy_frames not in POLICY_FRAMES:
+            raise ValueError(f"policy_frames={self.policy_frames!r}; valid: {', '.join(POLICY_FRAMES)}")
 
 
 def pick_device(name: str) -> torch.device:
@@ -124,6 +127,7 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
         cache_dir=cfg.cache_dir,
         paraphrases=paraphrases,
         paraphrase_prob=cfg.paraphrase_prob,
+        policy_frames=cfg.policy_frames,
     )
     if policy is None:
         policy = Policy(config_from_data(cfg.policy, data), encoder.dim)

@@ -67,6 +67,24 @@ def test_a_round_appends_labelled_policy_episodes_and_fine_tunes(
     encoder = OneHotTaskEncoder([t.id for t in suite.tasks("train")], suite)
     data = DemoData(str(dataset), encoder, 10, suite=suite, relabels=False, val_fraction=0, progress=False)
     assert {before, before + 1} <= {s.episode for s in data.segments}
+    # policy_frames="expert": each starts where the expert first took the hand (its chunk labels are the
+    # expert's own path from there), and an episode it never took over teaches nothing
+    expert = DemoData(
+        str(dataset),
+        encoder,
+        10,
+        suite=suite,
+        relabels=False,
+        val_fraction=0,
+        progress=False,
+        policy_frames="expert",
+    )
+    for ep in (before, before + 1):
+        driven = np.flatnonzero(np.asarray(reader.frames(ep)["intervention"]).reshape(-1))
+        starts = [s.start for s in expert.segments if s.episode == ep]
+        assert starts == ([int(driven[0])] if len(driven) else [])
+    demos = [s for s in expert.segments if s.episode < before]
+    assert demos and all(s.start == 0 for s in demos)  # demonstrations are untouched
 
 
 def test_policy_episodes_can_go_into_a_dataset_of_their_own(
@@ -98,3 +116,10 @@ def test_a_new_dataset_without_demonstrations_mixed_in_is_refused(tiny_checkpoin
     cfg = DaggerConfig(checkpoint=tiny_checkpoint, dataset=str(tmp_path / "typo"))
     with pytest.raises(ValueError, match=r"does not exist.*train\.mix_dataset"):
         dagger(cfg, tmp_path / "out")
+
+
+def test_an_unknown_policy_frames_value_is_refused():
+    from policy.train import TrainConfig
+
+    with pytest.raises(ValueError, match=r"policy_frames='some'; valid: all, expert"):
+        TrainConfig(policy_frames="some")
