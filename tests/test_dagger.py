@@ -65,20 +65,12 @@ def test_a_round_appends_labelled_policy_episodes_and_fine_tunes(
 
     # the policy episodes are training segments whatever their outcome: their labels are the expert's
     encoder = OneHotTaskEncoder([t.id for t in suite.tasks("train")], suite)
-    data = DemoData(str(dataset), encoder, 10, suite=suite, relabels=False, val_fraction=0, progress=False)
+    common = {"suite": suite, "relabels": False, "val_fraction": 0, "progress": False}
+    data = DemoData(str(dataset), encoder, 10, **common)
     assert {before, before + 1} <= {s.episode for s in data.segments}
     # policy_frames="expert": each starts where the expert first took the hand (its chunk labels are the
     # expert's own path from there), and an episode it never took over teaches nothing
-    expert = DemoData(
-        str(dataset),
-        encoder,
-        10,
-        suite=suite,
-        relabels=False,
-        val_fraction=0,
-        progress=False,
-        policy_frames="expert",
-    )
+    expert = DemoData(str(dataset), encoder, 10, policy_frames="expert", **common)
     for ep in (before, before + 1):
         driven = np.flatnonzero(np.asarray(reader.frames(ep)["intervention"]).reshape(-1))
         starts = [s.start for s in expert.segments if s.episode == ep]
