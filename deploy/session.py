@@ -89,8 +89,7 @@ class RobotSession:
         if why:
             self.event(why)
         self.success = None
-        self._new_instruction()
-        self.loop.resume()  # a hold judged on the old scene, in the tick before this, is undone
+        self._judge_afresh()  # a hold judged on the old scene, in the tick before this, is undone
         self._start_episode(text)  # here, on the loop's thread, once the scene is final
 
     COMMANDS = ("estop", "release", "reset", "stop")  # the argument-free ones, same in terminal and page
@@ -141,6 +140,7 @@ class RobotSession:
         self.event("operator driving" if on else "policy driving")
 
     def _judge_afresh(self) -> None:
+        """Act again (after a hold) and judge the task from now on (loop thread)."""
         self.loop.resume()
         self._new_instruction()
 
@@ -157,8 +157,10 @@ class RobotSession:
     # ------------------------------------------------------------------ status
     def status(self) -> dict:
         obs = self.loop.last_observation
-        state = "running" if self.loop.instruction else "idle"
-        state = "estop" if self.robot.estopped else ("done" if self.loop.holding else state)
+        if self.robot.estopped:
+            state = "estop"
+        else:
+            state = "done" if self.loop.holding else "running" if self.loop.instruction else "idle"
         planner_error = self.loop.planner.error if self.loop.planner else None
         return {
             "type": "status",

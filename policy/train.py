@@ -64,7 +64,7 @@ class TrainConfig:
     mix_ratio: float = 0.5  # ...for this fraction of every batch
     paraphrase_set: str | None = None  # conf/paraphrase_sets/<name>.yaml: training-only phrasings
     paraphrase_prob: float = 0.5  # the chance a training sample is told one instead of the suite's
-    policy_frames: str = "all"  # DAgger episodes: all | expert (from the expert's first takeover on)
+    policy_frames: str = "all"  # DAgger episodes, in either dataset: all | expert (from its first takeover)
 
     def __post_init__(self) -> None:
         at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every", "threads")
@@ -159,6 +159,7 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
             seed=cfg.seed,
             paraphrases=paraphrases,
             paraphrase_prob=cfg.paraphrase_prob,
+            policy_frames=cfg.policy_frames,
         )
         policy.check_features(mix.features, "mixed-in dataset")
     policy.to(device).train()

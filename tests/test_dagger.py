@@ -13,6 +13,7 @@ from policy.dagger import DaggerConfig, Takeover, dagger
 from policy.data import DemoData
 from policy.language import OneHotTaskEncoder
 from policy.policy import Policy
+from policy.train import TrainConfig
 
 
 def test_takeover_after_patience_steps_then_hands_back():
@@ -111,7 +112,5 @@ def test_a_new_dataset_without_demonstrations_mixed_in_is_refused(tiny_checkpoin
 
 
 def test_an_unknown_policy_frames_value_is_refused():
-    from policy.train import TrainConfig
-
     with pytest.raises(ValueError, match=r"policy_frames='some'; valid: all, expert"):
         TrainConfig(policy_frames="some")
