@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from conf.checks import at_least, positive
-from policy.execution import ChunkExecutor
+from policy.execution import ChunkExecutor, Regrasp
 from policy.pose import start_target
 from robot.safety import SafeRobot, UnsafeActionError
 
@@ -37,11 +37,13 @@ class LoopConfig:
     execution: str | None = None  # ensemble | first; None: as the policy was set up (chunk -> first)
     replan_every: int | None = None  # policy steps between plans with `first`; None: the policy's
     ensemble_decay: float = 1.0  # per policy step of a chunk's age
+    regrasp: int | None = None  # reopen and lift after a grasp closes on air (times); None: the policy's
     stats_window: int = 300  # ticks the live figures are computed over
 
     def __post_init__(self) -> None:
         positive(self, "control_hz")
         at_least(self, 1, "replan_every", "stats_window")
+        at_least(self, 0, "regrasp")
 
 
 class Planner:
@@ -157,11 +159,14 @@ class ControlLoop:
                 "drives an end-effector arm with pose targets: train it with policy.actions=relative"
             )
         chunk = policy.config.chunk if policy is not None else 1
-        execution, replan = config.execution, config.replan_every
+        execution, replan, regrasp = config.execution, config.replan_every, config.regrasp
         if policy is not None:
             execution = execution or ("first" if policy.config.execution == "chunk" else "ensemble")
             replan = replan or policy.config.replan_every
-        self.executor = ChunkExecutor(execution or "ensemble", config.ensemble_decay, self.substeps, chunk)
+            regrasp = policy.config.regrasp if regrasp is None else regrasp
+        self.executor = ChunkExecutor(
+            execution or "ensemble", config.ensemble_decay, self.substeps, chunk, Regrasp(regrasp or 0)
+        )
         # ticks between plans: every policy step when ensembling, `replan_every` steps with `first`
         self.plan_every = self.substeps * (replan if execution == "first" and replan else 1)
         self.planner = Planner(policy.plan, self._on_chunk) if policy is not None else None
@@ -285,7 +290,9 @@ class ControlLoop:
             else:
                 action = None
         last = self.executor.last_planned  # a plan is due on the horizon, or when no chunk covers this tick
-        due = last is None or step - last >= self.plan_every or action is None
+        due = (
+            last is None or step - last >= self.plan_every or action is None
+        ) and not self.executor.recovering(step)
         if text and not human and self.planner is not None and due and not self.planner.busy:
             self.planner.submit(obs, text, step)
         if action is None:

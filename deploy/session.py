@@ -56,6 +56,7 @@ class RobotSession:
         self.source: str | None = None  # who sent the running instruction: terminal, web <address>
         self.patience_s = patience_s  # say so when an instruction has not succeeded after this long
         self._tracked: str | None = None  # the instruction whose task the simulator checks
+        self._regrasps = 0  # the loop's regrasps already said
         self._new_instruction()
         self._lock = threading.Lock()
         self.writer: DatasetWriter | None = None
@@ -186,6 +187,9 @@ class RobotSession:
                 self.recorder.add(obs, applied, self.sim.env.scene_state(), intervention=human)
         if self.sim is not None and loop.instruction and loop.instruction == self._tracked:
             self._judge(loop.instruction)  # once the simulator checks this instruction's task
+        if loop.executor.regrasps != self._regrasps:
+            self._regrasps = loop.executor.regrasps
+            self.event("the fingers closed on nothing: opening and trying again")
         if self.view_every and loop.step % self.view_every == 0:
             frames = {cam: jpeg(obs[cam], scale=4) for cam in obs if cam != "state"}
             if self.sim is not None:

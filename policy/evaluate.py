@@ -51,10 +51,11 @@ class EvalConfig:
     # horizon, re-planning every `replan_every` steps.
     execution: str | None = None
     replan_every: int | None = None
+    regrasp: int | None = None  # reopen and lift after a grasp closes on air, this many times per episode
 
     def __post_init__(self) -> None:
         at_least(self, 1, "episodes_per_task", "workers", "replan_every")
-        at_least(self, 0, "videos")
+        at_least(self, 0, "videos", "regrasp")
 
 
 @dataclass
@@ -115,12 +116,16 @@ class EvalWorker:
         return rollout(self.policy, self.env, job.task, job.seed, job.instruction, record=job.video)
 
 
-def with_execution(policy: Policy, execution: str | None, replan_every: int | None) -> Policy:
+def with_execution(
+    policy: Policy, execution: str | None, replan_every: int | None, regrasp: int | None = None
+) -> Policy:
     """The policy executing its chunks as asked (None: as its checkpoint says); checked here."""
     if execution is not None:
         policy.config.execution = execution
     if replan_every is not None:
         policy.config.replan_every = replan_every
+    if regrasp is not None:
+        policy.config.regrasp = regrasp
     if policy.config.execution not in EXECUTIONS:
         raise ValueError(f"execution={policy.config.execution!r}; valid: {', '.join(EXECUTIONS)}")
     if policy.config.replan_every < 1:
@@ -137,7 +142,7 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
         raise ValueError("which policy? usage: bcz eval checkpoint=PATH")
     cluster.check_address(cfg.ray)
     policy = Policy.from_pretrained(cfg.checkpoint)  # fails fast on a bad path, before Ray starts
-    with_execution(policy, cfg.execution, cfg.replan_every)
+    with_execution(policy, cfg.execution, cfg.replan_every, cfg.regrasp)
     env_config_for(policy, cfg.env)
     suite = TaskSuite.load(cfg.env.suite)
     jobs = plan(cfg, suite)
@@ -146,7 +151,7 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
     results: list[tuple[Job, EpisodeResult]] = []
     try:
         remote = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(EvalWorker)
-        execution = (cfg.execution, cfg.replan_every)
+        execution = (cfg.execution, cfg.replan_every, cfg.regrasp)
         workers = [remote.remote(cfg.checkpoint, cfg.env, execution) for _ in range(cfg.workers)]
         pending = {workers[i % len(workers)].run.remote(job): job for i, job in enumerate(jobs)}
         with Progress(console=console, transient=True) as progress:

@@ -11,32 +11,75 @@ lag and small errors are corrected at the next tick instead of accumulating alon
 
 With several control ticks per policy step (30 Hz control of a 10 Hz policy), the target moves from
 the previous step's target to this step's in equal parts.
+
+A `Regrasp` (off unless its `retries` > 0) watches the fingers: when a grasp closes on nothing, it opens
+them and lifts the hand, then lets the policy plan afresh from what the cameras show then.
 """
 
 from __future__ import annotations
 
 import collections
+from dataclasses import dataclass
 
 import numpy as np
 
 from policy.pose import action_towards, mean_target
 
 EXECUTIONS = ("ensemble", "first")
+Z, WIDTH = 2, 7  # in the end-effector state (robot.robot.EE_STATE_NAMES)
+GRIPPER = 7  # in a target: 0 open, 1 closed
+
+
+@dataclass(frozen=True)
+class Regrasp:
+    """Open and rise after a grasp that closed on air, then hand back to the policy for a new plan.
+
+    The policy never reopens fingers that closed on nothing (demonstrations never miss), so one miss
+    ends the episode. A close only counts as a grasp when it was commanded with the hand low: pushes
+    close the fingers at travel height. Air is told apart from an object by the finger gap alone (a
+    gripper's width is proprioception on any arm): fingers on a block or duck stop at 3.3-5.6 cm.
+    """
+
+    retries: int = 0  # per instruction; 0: off
+    below: float = 0.08  # m: a close commanded with the hand lower than this is a grasp
+    air: float = 0.01  # m: closed fingers narrower than this hold nothing
+    rise: float = 0.08  # m the hand lifts, fingers open, before the policy plans again
+    steps: int = 6  # policy steps that takes
 
 
 class ChunkExecutor:
-    def __init__(self, execution: str = "ensemble", decay: float = 1.0, substeps: int = 1, chunk: int = 10):
+    def __init__(
+        self,
+        execution: str = "ensemble",
+        decay: float = 1.0,
+        substeps: int = 1,
+        chunk: int = 10,
+        regrasp: Regrasp | None = None,
+    ):
         if execution not in EXECUTIONS:
             raise ValueError(f"execution={execution!r}; valid: {', '.join(EXECUTIONS)}")
         self.execution, self.decay, self.substeps = execution, decay, substeps
+        self.regrasp = regrasp or Regrasp()
+        self.regrasps = 0  # regrasps so far, over every instruction (the deploy layer reports them)
         self.chunks: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=chunk)
+        self.clear()
 
     def clear(self) -> None:
+        """Forget the plans (and the regrasps: a new instruction, a takeover, a new episode)."""
         self.chunks.clear()
+        self.retries_left = self.regrasp.retries
+        self._closed_low: bool | None = None  # None: fingers commanded open; else: was the close low
+        self._recover: tuple[int, np.ndarray] | None = None  # (until tick, target) while regrasping
 
     def add(self, planned_at: int, targets: np.ndarray, start: np.ndarray) -> None:
-        """`targets` (K, 8) planned at control tick `planned_at` from the pose `start` (8,)."""
-        self.chunks.append((planned_at, np.vstack([start[None], targets])))
+        """`targets` (K, 8) planned at control tick `planned_at` from the pose `start` (8,); a plan
+        made before a regrasp ends is dropped (it saw the missed grasp)."""
+        if self._recover is None or planned_at >= self._recover[0]:
+            self.chunks.append((planned_at, np.vstack([start[None], targets])))
+
+    def recovering(self, step: int) -> bool:
+        """Regrasping at this tick: no plan is needed."""
+        return self._recover is not None and step < self._recover[0]
 
     @property
     def last_planned(self) -> int | None:
@@ -62,8 +105,29 @@ class ChunkExecutor:
 
     def action(self, step: int, state: np.ndarray) -> np.ndarray | None:
         """The delta action for control tick `step` from the robot's current `state`, or None."""
-        target = self.target(step)
+        target = self._regrasped(step, state, self.target(step))
         return None if target is None else action_towards(target, state)
+
+    def _regrasped(self, step: int, state: np.ndarray, target: np.ndarray | None) -> np.ndarray | None:
+        if self.recovering(step):
+            return self._recover[1]
+        if target is None or self.regrasp.retries == 0:
+            return target
+        if target[GRIPPER] < 0.5:
+            self._closed_low = None
+        elif self._closed_low is None:
+            self._closed_low = bool(state[Z] < self.regrasp.below)
+        if self._closed_low and state[WIDTH] < self.regrasp.air and self.retries_left > 0:
+            self.retries_left -= 1
+            self.regrasps += 1
+            self._closed_low = None
+            self.chunks.clear()
+            lifted = np.array(state, dtype=np.float64)  # a target: position, quaternion, gripper
+            lifted[Z] += self.regrasp.rise
+            lifted[GRIPPER] = 0.0  # open
+            self._recover = (step + self.regrasp.steps * self.substeps, lifted)
+            return lifted
+        return target
 
 
 class RawChunkExecutor:
@@ -86,6 +150,9 @@ class RawChunkExecutor:
     @property
     def last_planned(self) -> int | None:
         return self.chunks[-1][0] if self.chunks else None
+
+    def recovering(self, step: int) -> bool:
+        return False  # another robot's raw actions: no regrasp
 
     def action(self, step: int, state: np.ndarray | None = None) -> np.ndarray | None:
         live = [(step - at, rows[step - at]) for at, rows in self.chunks if 0 <= step - at < len(rows)]

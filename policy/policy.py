@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from data_collection.layout import feature_names
-from policy.execution import ChunkExecutor, RawChunkExecutor
+from policy.execution import ChunkExecutor, RawChunkExecutor, Regrasp
 from policy.language import (
     DEFAULT_ENCODER,
     OneHotTaskEncoder,
@@ -72,6 +72,9 @@ class PolicyConfig:
     execution: str = "chunk"
     replan_every: int = 5
     ensemble_decay: float = 1.0  # weight exp(-decay * age) of older chunks' motion for the current step
+    regrasp: int = (
+        0  # reopen and lift after a grasp closes on air, this many times (policy.execution.Regrasp)
+    )
     # Auxiliary loss (training only): predict the proprioceptive state at the next keyframe (the next
     # gripper open/close, or the segment's end): where the hand must go, from the same features the
     # action head reads. 0 turns it off.
@@ -288,7 +291,9 @@ class Policy(nn.Module):
         cfg = self.config
         execution = "first" if cfg.execution == "chunk" else "ensemble"
         if cfg.actions in POSE_MODES:
-            self._executor = ChunkExecutor(execution, cfg.ensemble_decay, substeps=1, chunk=cfg.chunk)
+            self._executor = ChunkExecutor(
+                execution, cfg.ensemble_decay, substeps=1, chunk=cfg.chunk, regrasp=Regrasp(cfg.regrasp)
+            )
         else:
             self._executor = RawChunkExecutor(execution, cfg.ensemble_decay, cfg.chunk, self.layout.grippers)
         self._step = 0
@@ -306,11 +311,12 @@ class Policy(nn.Module):
         if self._embedded is None or instruction != self._embedded[0]:  # new instruction: old plans dropped
             self.drop_plans()
         last = self._executor.last_planned
-        if (
+        due = (
             last is None
             or self.config.execution == "ensemble"
             or self._step - last >= self.config.replan_every
-        ):
+        )
+        if due and not self._executor.recovering(self._step):
             start = (
                 start_target(np.asarray(observation["state"], dtype=np.float64))
                 if self.config.actions in POSE_MODES

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from deploy.loop import ControlLoop, LoopConfig
-from policy.execution import ChunkExecutor
+from policy.execution import ChunkExecutor, Regrasp
 from policy.policy import Policy, PolicyConfig
 from policy.rollouts import env_config_for
 from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES
@@ -53,6 +53,36 @@ def test_ensemble_averages_targets_and_substeps_interpolate():
     assert fast.target(0)[7] == 1.0  # the gripper is the target's, not interpolated
 
 
+def hand(z: float, width: float) -> np.ndarray:
+    return np.array([0.5, 0.1, z, 1, 0, 0, 0, width])
+
+
+def test_regrasp_reopens_and_lifts_after_a_low_grasp_closes_on_air_then_replans():
+    ex = ChunkExecutor("first", 0.0, substeps=1, chunk=10, regrasp=Regrasp(retries=1, rise=0.08, steps=3))
+    ex.add(0, targets(0.5, k=10), START)  # gripper closed all along
+    assert ex.action(0, hand(0.03, 0.06))[6] == 1.0  # closing low, fingers still apart: the plan's
+    lifted = ex.action(1, hand(0.03, 0.0))  # closed on nothing: open and lift instead
+    assert lifted[6] == 0.0 and lifted[2] == pytest.approx(0.08)
+    assert ex.last_planned is None and ex.recovering(3) and not ex.recovering(4)
+    ex.add(2, targets(0.5, k=10), START)  # a plan made while regrasping saw the miss: dropped
+    assert ex.last_planned is None and ex.action(3, hand(0.11, 0.08))[6] == 0.0
+    assert ex.action(4, hand(0.11, 0.08)) is None  # regrasp over: the caller plans afresh
+    ex.add(4, targets(0.5, k=10), START)
+    assert ex.action(5, hand(0.03, 0.0))[6] == 1.0  # no retries left: the policy's plan stands
+    ex.clear()  # a new instruction or episode: retries again
+    assert ex.retries_left == 1
+
+
+@pytest.mark.parametrize("z, width", [(0.15, 0.0), (0.03, 0.04)])
+def test_regrasp_leaves_a_push_and_a_held_object_alone(z, width):
+    """Fingers closed at travel height (a push) or stopped on an object keep the policy's plan."""
+    ex = ChunkExecutor("first", 0.0, substeps=1, chunk=10, regrasp=Regrasp(retries=3))
+    ex.add(0, targets(0.5, k=10), START)
+    ex.action(0, hand(z, 0.08))
+    assert all(ex.action(k, hand(0.02, width))[6] == 1.0 for k in range(1, 6))
+    assert ex.retries_left == 3
+
+
 def tiny_policy() -> Policy:
     cfg = PolicyConfig(
         cameras=["scene", "wrist"],
@@ -95,6 +125,15 @@ def sim_robot():
     robot.connect()
     yield robot, policy
     robot.disconnect()
+
+
+def test_the_loop_regrasps_as_the_policy_says_unless_told(sim_robot):
+    robot, policy = sim_robot
+    policy.config.regrasp = 2
+    for config, retries in ((LoopConfig(), 2), (LoopConfig(regrasp=0), 0)):
+        loop = ControlLoop(robot, policy, config)
+        assert loop.executor.regrasp.retries == retries
+        loop.stop()
 
 
 def test_slow_inference_never_stalls_control(sim_robot):
