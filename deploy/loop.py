@@ -191,7 +191,7 @@ class ControlLoop:
         with self._lock:
             self.instruction = text.strip()
             self.holding = False
-            self.executor.clear()
+            self.executor.restart()
             if self.planner:
                 self.planner.cancel()
         if self.policy is not None:
@@ -201,7 +201,7 @@ class ControlLoop:
         with self._lock:
             self.instruction = None
             self.holding = False
-            self.executor.clear()
+            self.executor.restart()
 
     def hold(self, text: str) -> None:
         """Stop acting on the instruction `text`, which stays (its task is done); the gripper keeps its
@@ -289,10 +289,10 @@ class ControlLoop:
                 action = self.executor.action(step, obs["state"])
             else:
                 action = None
-        last = self.executor.last_planned  # a plan is due on the horizon, or when no chunk covers this tick
-        due = (
-            last is None or step - last >= self.plan_every or action is None
-        ) and not self.executor.recovering(step)
+            # a plan is due on the horizon, or when no chunk covers this tick (not while regrasping)
+            last = self.executor.last_planned
+            due = last is None or step - last >= self.plan_every or action is None
+            due = due and not self.executor.recovering(step)
         if text and not human and self.planner is not None and due and not self.planner.busy:
             self.planner.submit(obs, text, step)
         if action is None:

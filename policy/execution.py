@@ -23,11 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policy.pose import action_towards, mean_target
+from policy.pose import action_towards, mean_target, start_target
 
 EXECUTIONS = ("ensemble", "first")
 Z, WIDTH = 2, 7  # in the end-effector state (robot.robot.EE_STATE_NAMES)
-GRIPPER = 7  # in a target: 0 open, 1 closed
+TARGET_GRIPPER = 7  # in a target (position, quaternion, gripper): 0 open, 1 closed
 
 
 @dataclass(frozen=True)
@@ -37,14 +37,15 @@ class Regrasp:
     The policy never reopens fingers that closed on nothing (demonstrations never miss), so one miss
     ends the episode. A close only counts as a grasp when it was commanded with the hand low: pushes
     close the fingers at travel height. Air is told apart from an object by the finger gap alone (a
-    gripper's width is proprioception on any arm): fingers on a block or duck stop at 3.3-5.6 cm.
+    gripper's width is proprioception on any arm): fingers on a block or duck stop at 3.3-5.6 cm, so
+    a grasped object that slips out later counts too.
     """
 
-    retries: int = 0  # per instruction; 0: off
+    retries: int = 0  # per instruction (or episode); 0: off
     below: float = 0.08  # m: a close commanded with the hand lower than this is a grasp
     air: float = 0.01  # m: closed fingers narrower than this hold nothing
-    rise: float = 0.08  # m the hand lifts, fingers open, before the policy plans again
-    steps: int = 6  # policy steps that takes
+    rise: float = 0.08  # m the hand is sent up, fingers open (the robot's step limit paces it)
+    steps: int = 6  # policy steps before the policy plans again
 
 
 class ChunkExecutor:
@@ -62,14 +63,18 @@ class ChunkExecutor:
         self.regrasp = regrasp or Regrasp()
         self.regrasps = 0  # regrasps so far, over every instruction (the deploy layer reports them)
         self.chunks: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=chunk)
-        self.clear()
+        self.restart()
 
     def clear(self) -> None:
-        """Forget the plans (and the regrasps: a new instruction, a takeover, a new episode)."""
+        """Forget the plans, and a regrasp under way (someone else moves the arm, or it holds)."""
         self.chunks.clear()
-        self.retries_left = self.regrasp.retries
         self._closed_low: bool | None = None  # None: fingers commanded open; else: was the close low
         self._recover: tuple[int, np.ndarray] | None = None  # (until tick, target) while regrasping
+
+    def restart(self) -> None:
+        """A new instruction or episode: plans forgotten, every regrasp available again."""
+        self.clear()
+        self.retries_left = self.regrasp.retries
 
     def add(self, planned_at: int, targets: np.ndarray, start: np.ndarray) -> None:
         """`targets` (K, 8) planned at control tick `planned_at` from the pose `start` (8,); a plan
@@ -79,7 +84,8 @@ class ChunkExecutor:
 
     def recovering(self, step: int) -> bool:
         """Regrasping at this tick: no plan is needed."""
-        return self._recover is not None and step < self._recover[0]
+        recover = self._recover  # read once: another thread may clear it
+        return recover is not None and step < recover[0]
 
     @property
     def last_planned(self) -> int | None:
@@ -113,7 +119,7 @@ class ChunkExecutor:
             return self._recover[1]
         if target is None or self.regrasp.retries == 0:
             return target
-        if target[GRIPPER] < 0.5:
+        if target[TARGET_GRIPPER] < 0.5:
             self._closed_low = None
         elif self._closed_low is None:
             self._closed_low = bool(state[Z] < self.regrasp.below)
@@ -122,9 +128,8 @@ class ChunkExecutor:
             self.regrasps += 1
             self._closed_low = None
             self.chunks.clear()
-            lifted = np.array(state, dtype=np.float64)  # a target: position, quaternion, gripper
+            lifted = start_target(state)  # where the hand is, fingers open
             lifted[Z] += self.regrasp.rise
-            lifted[GRIPPER] = 0.0  # open
             self._recover = (step + self.regrasp.steps * self.substeps, lifted)
             return lifted
         return target

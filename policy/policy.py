@@ -72,9 +72,8 @@ class PolicyConfig:
     execution: str = "chunk"
     replan_every: int = 5
     ensemble_decay: float = 1.0  # weight exp(-decay * age) of older chunks' motion for the current step
-    regrasp: int = (
-        0  # reopen and lift after a grasp closes on air, this many times (policy.execution.Regrasp)
-    )
+    # Reopen and lift after a grasp closes on air, this many times per episode (policy.execution.Regrasp).
+    regrasp: int = 0
     # Auxiliary loss (training only): predict the proprioceptive state at the next keyframe (the next
     # gripper open/close, or the segment's end): where the hand must go, from the same features the
     # action head reads. 0 turns it off.

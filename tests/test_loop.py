@@ -69,8 +69,20 @@ def test_regrasp_reopens_and_lifts_after_a_low_grasp_closes_on_air_then_replans(
     assert ex.action(4, hand(0.11, 0.08)) is None  # regrasp over: the caller plans afresh
     ex.add(4, targets(0.5, k=10), START)
     assert ex.action(5, hand(0.03, 0.0))[6] == 1.0  # no retries left: the policy's plan stands
-    ex.clear()  # a new instruction or episode: retries again
+    ex.clear()  # plans dropped (a takeover, a hold): no retries back
+    assert ex.retries_left == 0
+    ex.restart()  # a new instruction or episode: retries again
     assert ex.retries_left == 1
+
+
+def test_regrasp_at_30_hz_waits_as_long_and_a_clear_ends_it():
+    ex = ChunkExecutor("ensemble", 1.0, substeps=3, chunk=10, regrasp=Regrasp(retries=1, steps=6))
+    ex.add(0, targets(0.5, k=10), START)
+    ex.action(0, hand(0.03, 0.08))
+    ex.action(1, hand(0.03, 0.0))
+    assert ex.recovering(18) and not ex.recovering(19)  # 6 policy steps = 18 ticks at 30 Hz
+    ex.clear()  # the operator takes over mid-regrasp: the arm is theirs, nothing is commanded
+    assert not ex.recovering(5) and ex.action(5, hand(0.1, 0.08)) is None
 
 
 @pytest.mark.parametrize("z, width", [(0.15, 0.0), (0.03, 0.04)])
