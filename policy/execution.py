@@ -115,6 +115,7 @@ class ChunkExecutor:
         return None if target is None else action_towards(target, state)
 
     def _regrasped(self, step: int, state: np.ndarray, target: np.ndarray | None) -> np.ndarray | None:
+        """`target`, or the regrasp's own while one is under way; starts one if a low grasp closed on air."""
         if self.recovering(step):
             return self._recover[1]
         if target is None or self.regrasp.retries == 0:
