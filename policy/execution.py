@@ -23,11 +23,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from policy.pose import action_towards, mean_target, start_target
+from policy.pose import HEIGHT, TARGET_GRIPPER, WIDTH, action_towards, mean_target, start_target
 
 EXECUTIONS = ("ensemble", "first")
-Z, WIDTH = 2, 7  # in the end-effector state (robot.robot.EE_STATE_NAMES)
-TARGET_GRIPPER = 7  # in a target (position, quaternion, gripper): 0 open, 1 closed
 
 
 @dataclass(frozen=True)
@@ -123,14 +121,14 @@ class ChunkExecutor:
         if target[TARGET_GRIPPER] < 0.5:
             self._closed_low = None
         elif self._closed_low is None:
-            self._closed_low = bool(state[Z] < self.regrasp.below)
+            self._closed_low = bool(state[HEIGHT] < self.regrasp.below)
         if self._closed_low and state[WIDTH] < self.regrasp.air and self.retries_left > 0:
             self.retries_left -= 1
             self.regrasps += 1
             self._closed_low = None
             self.chunks.clear()
             lifted = start_target(state)  # where the hand is, fingers open
-            lifted[Z] += self.regrasp.rise
+            lifted[HEIGHT] += self.regrasp.rise
             self._recover = (step + self.regrasp.steps * self.substeps, lifted)
             return lifted
         return target

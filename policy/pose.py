@@ -18,7 +18,10 @@ POSITION = slice(0, 3)  # in the state vector (EE_STATE_NAMES) and in the action
 QUATERNION = slice(3, 7)  # in the state vector
 ROTATION = slice(3, 6)  # axis-angle, in the action vector
 GRIPPER = 6  # in the action vector
+HEIGHT = 2  # z, in the state vector and in a target
+WIDTH = 7  # the finger opening (m), in the state vector
 TARGET_SIZE = 8  # an absolute target: position (3), quaternion (4), gripper (1)
+TARGET_GRIPPER = 7  # in a target: 0 open, 1 closed
 
 
 def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -90,7 +93,7 @@ def chained_targets(deltas: np.ndarray, origin: np.ndarray) -> np.ndarray:
 
 
 def start_target(state: np.ndarray) -> np.ndarray:
-    """The pose in `state` as a target (where a chunk starts from; its gripper entry is never used)."""
+    """The pose in `state` as a target, fingers open (where a chunk starts from, or a regrasp lifts from)."""
     return np.concatenate([state[POSITION], state[QUATERNION], [0.0]]).astype(np.float64)
 
 
