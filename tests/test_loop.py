@@ -157,8 +157,10 @@ def test_slow_inference_never_stalls_control(sim_robot):
     time.sleep(3.0)
     loop.stop()
     fig = loop.figures()
-    assert 9.0 < fig["rate_hz"] < 11.0
-    assert fig["deadline_misses"] <= 2
+    # Planning on the control thread would cap it near 1 / 0.35 s = 2.9 Hz and miss nearly every one of the
+    # ~30 deadlines; the bounds leave room for a loaded machine (the 10 Hz itself is `bcz run`'s figure).
+    assert 7.0 < fig["rate_hz"] < 11.0
+    assert fig["deadline_misses"] <= 6
     assert fig["inference_p50_ms"] > 300  # the planner really was slow...
     assert 3 <= slow.calls <= 10  # ...and ran beside the loop, not per tick
 
