@@ -9,6 +9,7 @@ from sim.env import TabletopEnv
 from sim.expert import dart_noise
 from sim.predicates import grasped, held
 from sim.skills import SKILLS
+from sim.skills.base import grasp_point
 from tests.conftest import blind_config
 
 TASKS = {
@@ -88,7 +89,6 @@ def test_objects_are_grasped_within_their_yaw_tolerance(suite, kind):
     """The tolerance the expert relies on holds: fingers turned that far from the object still lift it."""
     from robot.pybullet_arm.panda import yaw_quaternion
     from sim.expert import rotation_error
-    from sim.skills.base import grasp_point
 
     env = TabletopEnv(blind_config(), suite=suite, split="all")
     try:
@@ -127,7 +127,8 @@ def test_a_labelling_expert_picks_up_where_the_hand_already_is(random_env):
 
 def test_fingers_closed_on_air_beside_the_object_are_told_to_open(random_env):
     """A near miss is not a grasp: closed next to the block (within `held`'s reach of its grasp point),
-    the label is still to open and reach for it."""
+    the label is still to open and reach for it, from where the hand is (lined up over the block, it does
+    not climb back to travel height first)."""
     env = random_env
     env.reset(seed=5, options={"task": "pick_up/red_block"})
     expert = env.expert()
@@ -140,7 +141,30 @@ def test_fingers_closed_on_air_beside_the_object_are_told_to_open(random_env):
     state = env.scene_state()
     assert held(state["red_block"], state) and not grasped(state["red_block"], state)
     labeller = env.expert()
-    assert labeller.act(state)[6] == 0.0 and labeller.phase == "above" and labeller.skips == 0
+    label = labeller.act(state)
+    assert label[6] == 0.0 and labeller.phase == "descend" and labeller.skips == 1
+
+
+def test_a_hand_coming_down_early_is_told_to_carry_on_down(random_env):
+    """DAgger: a policy cuts the corner of the reach, coming down while still lining up. Inside the
+    descent cone the label goes on down to the grasp point; outside it, the hand goes back up first."""
+    env = random_env
+    env.reset(seed=5, options={"task": "pick_up/red_block"})
+    block = grasp_point(env.scene_state()["red_block"])
+    for offset, phase, climbs in ((0.02, "descend", False), (0.06, "above", True)):
+        _move_hand_to(env, block + np.array([offset, 0.0, 0.10]))
+        labeller = env.expert()
+        label = labeller.act(env.scene_state())
+        assert labeller.phase == phase and (label[2] > 0) == climbs
+
+
+def _move_hand_to(env, position: np.ndarray) -> None:
+    for _ in range(60):
+        error = position - env.scene_state().ee_position
+        if np.linalg.norm(error) < 0.004:
+            return
+        env.step(np.array([*np.clip(error, -0.02, 0.02), 0, 0, 0, 0], dtype=np.float32))
+    raise AssertionError(f"the hand did not reach {position}")
 
 
 @pytest.mark.parametrize(

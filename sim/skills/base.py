@@ -23,6 +23,10 @@ LOW_Z = CARRY_Z - 0.05  # m: a hand below this is already low (a policy the expe
 # The Panda hand is ~20 cm long along its finger axis and sits ~6 cm above the fingertips, so where it
 # comes down to the table, tall objects must stand this far away (plus their radius), whatever the yaw.
 HAND_REACH = 0.12
+# A labelling expert lets a hand under travel height carry on down to a point it is this well lined up
+# on (horizontal offset per metre above the point): a policy cuts the corner at the end of a reach or a
+# carry, and "climb back to travel height first" there contradicts the demonstrations' descent.
+DESCENT_CONE = 0.25
 Zone = tuple[np.ndarray, float]  # (xy centre, radius) that clutter must stay out of
 WaypointFn = Callable[[SceneState], Waypoint]
 
@@ -95,6 +99,18 @@ def floor_under(obj: ObjectState) -> float:
     return float(obj.position[2] - obj.geometry.rest_z)
 
 
+def coming_down_onto(point: np.ndarray, s: SceneState) -> bool:
+    """The hand is under travel height and inside the `DESCENT_CONE` over `point`. Never true in the
+    expert's own episodes: it reaches travel height before it moves across, and comes down plumb."""
+    height = float(s.ee_position[2] - point[2])
+    below_travel = s.ee_position[2] < CARRY_Z - 0.02  # the tolerance of the travel waypoints
+    return (
+        below_travel
+        and height > 0
+        and float(np.linalg.norm(s.ee_position[:2] - point[:2])) <= DESCENT_CONE * height
+    )
+
+
 def rise(gripper: float) -> WaypointFn:
     """Straight up from wherever the gripper is to the travel height."""
 
@@ -137,10 +153,14 @@ def grasp(target: str) -> list[Phase]:
     def carrying(s: SceneState) -> bool:
         return holding(s) and s[target].lift > 0.01
 
-    # The skips never fire in the expert's own episodes (its fingers are open until `close`, and the
-    # object on the table while closing); they make it label a policy's state, not its plan's step.
+    def lined_up(s: SceneState) -> bool:
+        return holding(s) or coming_down_onto(grasp_point(s[target]), s)
+
+    # The skips never fire in the expert's own episodes (its fingers are open until `close`, the object
+    # on the table while closing, and it comes down plumb from travel height); they make it label a
+    # policy's state, not its plan's step.
     return [
-        Phase("above", above, skip_if=holding),
+        Phase("above", above, skip_if=lined_up),
         Phase("descend", descend, skip_if=holding),
         Phase("close", close, hold=4, skip_if=carrying, timeout=12),
         Phase("lift", rise(1.0), check=holding, retry_from="above"),
@@ -162,8 +182,11 @@ def place(
     def release(s: SceneState) -> Waypoint:  # hold the goal, not wherever a perturbation left us
         return Waypoint(np.asarray(goal(s)), yaw(s), 0.0)
 
+    def lined_up(s: SceneState) -> bool:  # skipped without its check, so it checks the grasp itself
+        return grasped(s[target], s) and coming_down_onto(np.asarray(goal(s)), s)
+
     return [
-        Phase("carry", carry, check=lambda s: grasped(s[target], s), retry_from="above"),
+        Phase("carry", carry, check=lambda s: grasped(s[target], s), retry_from="above", skip_if=lined_up),
         Phase("lower", lower),
         Phase("release", release, hold=3),
         Phase("retreat", rise(0.0)),

@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.expert import Phase, Waypoint, nearest_yaw
 from sim.predicates import distance_xy, near, on_table
-from sim.skills.base import CARRY_Z, LOW_Z, Skill, Zone, rise
+from sim.skills.base import CARRY_Z, LOW_Z, Skill, Zone, coming_down_onto, rise
 from sim.state import SceneState
 from sim.suite import TaskSpec
 
@@ -69,12 +69,16 @@ class PushTo(Skill):
             behind = -(obj.geometry.radius + STANDOFF + 0.03) < along < -0.5 * obj.geometry.radius
             return bool(behind and across < 0.03 and s.ee_position[2] < LOW_Z)
 
-        # The skip makes the expert label a policy already low behind the object "line up and push", not
-        # "go up 20 cm and come down again". Its own first approach comes from carry height, so it never
-        # skips; a retried push (none in 210 expert episodes) lines up again without the climb.
+        def lined_up(s: SceneState) -> bool:
+            return low_behind(s) or coming_down_onto(np.array([*self._start(task, s), PUSH_Z]), s)
+
+        # The skip makes the expert label a policy already low behind the object, or coming down onto the
+        # push's start, "line up and push", not "go up to 20 cm and come down again". Its own first
+        # approach comes from carry height, so it never skips; a retried push (none in 210 expert
+        # episodes) lines up again without the climb.
         arrived = lambda s: near(s[target], s[ref], margin=0.02)  # noqa: E731
         return [
-            Phase("above", above, skip_if=low_behind),
+            Phase("above", above, skip_if=lined_up),
             Phase("descend", descend),
             Phase("push", push, until=arrived, check=arrived, retry_from="above", timeout=40),
             Phase("retreat", rise(1.0)),
