@@ -21,7 +21,6 @@ from rich.table import Table
 
 from policy.dagger import DaggerConfig, Takeover
 from policy.policy import Policy
-from policy.pose import GRIPPER
 from policy.rollouts import env_config_for
 from sim.env import TabletopEnv
 
@@ -37,13 +36,10 @@ def first_takeover(env: TabletopEnv, policy: Policy, task: str, seed: int, cfg: 
         scene = env.scene_state()
         label = expert.act(scene)
         proposed = policy.select_action(obs, info["instruction"])
-        motion = float(np.linalg.norm(proposed[:3] - label[:3])) > cfg.takeover_error
-        strays.append(
-            ("motion" if motion else "")
-            + ("gripper" if (proposed[GRIPPER] > 0.5) != (label[GRIPPER] > 0.5) else "")
-        )
+        motion, gripper = takeover.strays(proposed, label)
+        strays.append({name for name, on in (("motion", motion), ("gripper", gripper)) if on})
         if takeover.expert_drives(proposed, label):
-            why = sorted({w for s in strays[-cfg.patience :] for w in ("motion", "gripper") if w in s})
+            why = sorted(set().union(*strays[-cfg.patience :]))
             return {
                 "why": "+".join(why),
                 "phase": expert.phase,

@@ -84,11 +84,14 @@ class Takeover:
     straying: int = 0
     left: int = 0
 
+    def strays(self, proposed: np.ndarray, label: np.ndarray) -> tuple[bool, bool]:
+        """Whether the policy's motion is too far from the expert's, and whether their grippers differ."""
+        apart = bool(np.linalg.norm(proposed[:3] - label[:3]) > self.error)
+        return apart, bool((proposed[GRIPPER] > 0.5) != (label[GRIPPER] > 0.5))
+
     def expert_drives(self, proposed: np.ndarray, label: np.ndarray) -> bool:
         if self.left == 0:
-            apart = np.linalg.norm(proposed[:3] - label[:3]) > self.error
-            gripper = (proposed[GRIPPER] > 0.5) != (label[GRIPPER] > 0.5)
-            self.straying = self.straying + 1 if apart or gripper else 0
+            self.straying = self.straying + 1 if any(self.strays(proposed, label)) else 0
             if self.straying >= self.patience:
                 self.left, self.straying = self.steps, 0
         if self.left > 0:

@@ -23,9 +23,8 @@ LOW_Z = CARRY_Z - 0.05  # m: a hand below this is already low (a policy the expe
 # The Panda hand is ~20 cm long along its finger axis and sits ~6 cm above the fingertips, so where it
 # comes down to the table, tall objects must stand this far away (plus their radius), whatever the yaw.
 HAND_REACH = 0.12
-# A labelling expert lets a hand under travel height carry on down to a point it is this well lined up
-# on (horizontal offset per metre above the point): a policy cuts the corner at the end of a reach or a
-# carry, and "climb back to travel height first" there contradicts the demonstrations' descent.
+# A hand under travel height this well lined up on where it is going (horizontal offset per metre above
+# the point) carries on down instead of climbing back first (`travel_over`).
 DESCENT_CONE = 0.25
 Zone = tuple[np.ndarray, float]  # (xy centre, radius) that clutter must stay out of
 WaypointFn = Callable[[SceneState], Waypoint]
@@ -99,16 +98,18 @@ def floor_under(obj: ObjectState) -> float:
     return float(obj.position[2] - obj.geometry.rest_z)
 
 
-def coming_down_onto(point: np.ndarray, s: SceneState) -> bool:
-    """The hand is under travel height and inside the `DESCENT_CONE` over `point`. Never true in the
-    expert's own episodes: it reaches travel height before it moves across, and comes down plumb."""
+def travel_over(point: np.ndarray, s: SceneState) -> np.ndarray:
+    """Where a travel phase aims: above `point` at travel height, or at `point` itself when the hand is
+    already coming down onto it (under travel height, inside the `DESCENT_CONE` over it). That is a
+    policy cutting the corner, which a labelling expert (DAgger) is shown: "climb back to travel height
+    first" there contradicts the demonstrations' descent. The aim follows the state, so a hand that
+    drifts out of the cone is sent up again. The expert's own travel phases run at travel height, above
+    the cone's top (a reached travel waypoint is within 2 cm plus the stall margin of it)."""
     height = float(s.ee_position[2] - point[2])
-    below_travel = s.ee_position[2] < CARRY_Z - 0.02  # the tolerance of the travel waypoints
-    return (
-        below_travel
-        and height > 0
-        and float(np.linalg.norm(s.ee_position[:2] - point[:2])) <= DESCENT_CONE * height
-    )
+    offset = float(np.linalg.norm(s.ee_position[:2] - point[:2]))
+    if s.ee_position[2] < CARRY_Z - 0.03 and height > 0 and offset <= DESCENT_CONE * height:
+        return np.asarray(point, dtype=np.float64)
+    return np.array([point[0], point[1], CARRY_Z])
 
 
 def rise(gripper: float) -> WaypointFn:
@@ -138,8 +139,7 @@ def grasp(target: str) -> list[Phase]:
         return grasp_yaw(obj.yaw, s.ee_yaw, obj.geometry.grasp_symmetry, obj.geometry.grasp_yaw_tolerance)
 
     def above(s: SceneState) -> Waypoint:
-        x, y, _ = grasp_point(s[target])
-        return Waypoint(np.array([x, y, CARRY_Z]), yaw(s), 0.0, tolerance=0.02)
+        return Waypoint(travel_over(grasp_point(s[target]), s), yaw(s), 0.0, tolerance=0.02)
 
     def descend(s: SceneState) -> Waypoint:
         return Waypoint(grasp_point(s[target]), yaw(s), 0.0, tolerance=0.006)
@@ -153,14 +153,10 @@ def grasp(target: str) -> list[Phase]:
     def carrying(s: SceneState) -> bool:
         return holding(s) and s[target].lift > 0.01
 
-    def lined_up(s: SceneState) -> bool:
-        return holding(s) or coming_down_onto(grasp_point(s[target]), s)
-
-    # The skips never fire in the expert's own episodes (its fingers are open until `close`, the object
-    # on the table while closing, and it comes down plumb from travel height); they make it label a
-    # policy's state, not its plan's step.
+    # The skips never fire in the expert's own noise-free episodes (its fingers are open until `close`,
+    # and the object on the table while closing); they make it label a policy's state, not its plan's step.
     return [
-        Phase("above", above, skip_if=lined_up),
+        Phase("above", above, skip_if=holding),
         Phase("descend", descend, skip_if=holding),
         Phase("close", close, hold=4, skip_if=carrying, timeout=12),
         Phase("lift", rise(1.0), check=holding, retry_from="above"),
@@ -172,9 +168,8 @@ def place(
 ) -> list[Phase]:
     """Carry the held object above `goal(s)` (a grasp-point position), lower it there and let go."""
 
-    def carry(s: SceneState) -> Waypoint:
-        x, y, _ = goal(s)
-        return Waypoint(np.array([x, y, CARRY_Z]), yaw(s), 1.0, tolerance=0.015)
+    def carry(s: SceneState) -> Waypoint:  # a hand moving across while lifting is still told to rise
+        return Waypoint(travel_over(np.asarray(goal(s)), s), yaw(s), 1.0, tolerance=0.015)
 
     def lower(s: SceneState) -> Waypoint:
         return Waypoint(np.asarray(goal(s)), yaw(s), 1.0, tolerance=0.008)
@@ -182,11 +177,8 @@ def place(
     def release(s: SceneState) -> Waypoint:  # hold the goal, not wherever a perturbation left us
         return Waypoint(np.asarray(goal(s)), yaw(s), 0.0)
 
-    def lined_up(s: SceneState) -> bool:  # skipped without its check, so it checks the grasp itself
-        return grasped(s[target], s) and coming_down_onto(np.asarray(goal(s)), s)
-
     return [
-        Phase("carry", carry, check=lambda s: grasped(s[target], s), retry_from="above", skip_if=lined_up),
+        Phase("carry", carry, check=lambda s: grasped(s[target], s), retry_from="above"),
         Phase("lower", lower),
         Phase("release", release, hold=3),
         Phase("retreat", rise(0.0)),

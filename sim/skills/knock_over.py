@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.expert import Phase, Waypoint
 from sim.predicates import fallen
-from sim.skills.base import CARRY_Z, LOW_Z, Skill, Zone, coming_down_onto, rise
+from sim.skills.base import LOW_Z, Skill, Zone, rise, travel_over
 from sim.state import SceneState
 from sim.suite import TaskSpec
 
@@ -54,7 +54,7 @@ class KnockOver(Skill):
             return float(np.arctan2(d[1], d[0])) + np.pi / 2
 
         def above(s: SceneState) -> Waypoint:
-            return Waypoint(np.array([*start(s), CARRY_Z]), yaw(s), 1.0, tolerance=0.02)
+            return Waypoint(travel_over(np.array([*start(s), hit_z(s)]), s), yaw(s), 1.0, tolerance=0.02)
 
         def descend(s: SceneState) -> Waypoint:
             return Waypoint(np.array([*start(s), hit_z(s)]), yaw(s), 1.0, tolerance=0.01)
@@ -63,11 +63,9 @@ class KnockOver(Skill):
             through = s[target].xy + _direction(s, target) * 0.08
             return Waypoint(np.array([*through, hit_z(s)]), yaw(s), 1.0, speed=0.25)
 
-        def low_at_start(s: SceneState) -> bool:  # a policy there or on its way down: no detour up
+        def low_at_start(s: SceneState) -> bool:  # a policy already there: no detour up (never the expert)
             near_start = np.linalg.norm(s.ee_position[:2] - start(s)) < 0.03
-            return bool(near_start and s.ee_position[2] < LOW_Z) or coming_down_onto(
-                np.array([*start(s), hit_z(s)]), s
-            )
+            return bool(near_start and s.ee_position[2] < LOW_Z)
 
         down = lambda s: fallen(s[target])  # noqa: E731
         return [

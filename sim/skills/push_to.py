@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.expert import Phase, Waypoint, nearest_yaw
 from sim.predicates import distance_xy, near, on_table
-from sim.skills.base import CARRY_Z, LOW_Z, Skill, Zone, coming_down_onto, rise
+from sim.skills.base import LOW_Z, Skill, Zone, rise, travel_over
 from sim.state import SceneState
 from sim.suite import TaskSpec
 
@@ -52,7 +52,9 @@ class PushTo(Skill):
             return nearest_yaw(float(np.arctan2(d[1], d[0])) + np.pi / 2, s.ee_yaw, np.pi)
 
         def above(s: SceneState) -> Waypoint:
-            return Waypoint(np.array([*self._start(task, s), CARRY_Z]), yaw(s), 1.0, tolerance=0.02)
+            return Waypoint(
+                travel_over(np.array([*self._start(task, s), PUSH_Z]), s), yaw(s), 1.0, tolerance=0.02
+            )
 
         def descend(s: SceneState) -> Waypoint:
             return Waypoint(np.array([*self._start(task, s), PUSH_Z]), yaw(s), 1.0, tolerance=0.008)
@@ -69,16 +71,12 @@ class PushTo(Skill):
             behind = -(obj.geometry.radius + STANDOFF + 0.03) < along < -0.5 * obj.geometry.radius
             return bool(behind and across < 0.03 and s.ee_position[2] < LOW_Z)
 
-        def lined_up(s: SceneState) -> bool:
-            return low_behind(s) or coming_down_onto(np.array([*self._start(task, s), PUSH_Z]), s)
-
-        # The skip makes the expert label a policy already low behind the object, or coming down onto the
-        # push's start, "line up and push", not "go up to 20 cm and come down again". Its own first
-        # approach comes from carry height, so it never skips; a retried push (none in 210 expert
-        # episodes) lines up again without the climb.
+        # The skip makes the expert label a policy already low behind the object "line up and push", not
+        # "go up 20 cm and come down again". Its own first approach comes from carry height, so it never
+        # skips; a retried push (none in 210 expert episodes) lines up again without the climb.
         arrived = lambda s: near(s[target], s[ref], margin=0.02)  # noqa: E731
         return [
-            Phase("above", above, skip_if=lined_up),
+            Phase("above", above, skip_if=low_behind),
             Phase("descend", descend),
             Phase("push", push, until=arrived, check=arrived, retry_from="above", timeout=40),
             Phase("retreat", rise(1.0)),
