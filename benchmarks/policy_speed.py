@@ -2,6 +2,7 @@
 real data pipeline, and the share of step time spent waiting for data.
 
     python benchmarks/policy_speed.py --dataset datasets/tabletop
+    python benchmarks/policy_speed.py --dataset datasets/tabletop96 --arch vit   # 96x96 cameras
 
 Latency: median of 200 chunk predictions (image normalization, network, de-normalization) after
 warm-up, single process. Training: 60 steps of the default training step (batch 64, augmentation,
@@ -77,6 +78,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--dataset", default="datasets/tabletop")
+    parser.add_argument("--arch", nargs="+", default=["vit", "bcz_resnet"], choices=["vit", "bcz_resnet"])
     args = parser.parse_args()
     encoder = SentenceEncoder()
     data = DemoData(args.dataset, encoder, 10, relabels=False, val_fraction=0)
@@ -89,7 +91,7 @@ def main() -> None:
         "data wait share",
     ):
         table.add_column(col, justify="right")
-    for arch in ("vit", "bcz_resnet"):
+    for arch in args.arch:
         policy = build(arch, data, encoder)
         params = sum(p.numel() for p in policy.parameters()) / 1e6
         ms = latency(policy, data)
