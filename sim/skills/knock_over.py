@@ -53,11 +53,14 @@ class KnockOver(Skill):
             d = _direction(s, target)
             return float(np.arctan2(d[1], d[0])) + np.pi / 2
 
+        def strike_start(s: SceneState) -> np.ndarray:
+            return np.array([*start(s), hit_z(s)])
+
         def above(s: SceneState) -> Waypoint:
-            return Waypoint(travel_over(np.array([*start(s), hit_z(s)]), s), yaw(s), 1.0, tolerance=0.02)
+            return Waypoint(travel_over(strike_start(s), s), yaw(s), 1.0, tolerance=0.02)
 
         def descend(s: SceneState) -> Waypoint:
-            return Waypoint(np.array([*start(s), hit_z(s)]), yaw(s), 1.0, tolerance=0.01)
+            return Waypoint(strike_start(s), yaw(s), 1.0, tolerance=0.01)
 
         def strike(s: SceneState) -> Waypoint:
             through = s[target].xy + _direction(s, target) * 0.08

@@ -51,13 +51,14 @@ class PushTo(Skill):
             d = _direction(task, s)
             return nearest_yaw(float(np.arctan2(d[1], d[0])) + np.pi / 2, s.ee_yaw, np.pi)
 
+        def start(s: SceneState) -> np.ndarray:  # where the push begins, low behind the object
+            return np.array([*self._start(task, s), PUSH_Z])
+
         def above(s: SceneState) -> Waypoint:
-            return Waypoint(
-                travel_over(np.array([*self._start(task, s), PUSH_Z]), s), yaw(s), 1.0, tolerance=0.02
-            )
+            return Waypoint(travel_over(start(s), s), yaw(s), 1.0, tolerance=0.02)
 
         def descend(s: SceneState) -> Waypoint:
-            return Waypoint(np.array([*self._start(task, s), PUSH_Z]), yaw(s), 1.0, tolerance=0.008)
+            return Waypoint(start(s), yaw(s), 1.0, tolerance=0.008)
 
         def push(s: SceneState) -> Waypoint:
             obj, d = s[target], _direction(task, s)
