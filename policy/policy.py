@@ -11,7 +11,6 @@ model.safetensors (weights and statistics) and, while training, train_state.pt (
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import shutil
@@ -30,6 +29,7 @@ from data_collection.layout import feature_names
 from policy.execution import ChunkExecutor, RawChunkExecutor, Regrasp
 from policy.language import (
     DEFAULT_ENCODER,
+    TOKEN_SLOTS,
     OneHotTaskEncoder,
     SentenceEncoder,
     TextEncoder,
@@ -37,6 +37,7 @@ from policy.language import (
 )
 from policy.layout import POSE_MODES, ActionLayout, resolve_mode
 from policy.networks import NETWORKS, ResNetConfig, ViTConfig
+from policy.networks.token_pool import TokenPool
 from policy.pose import absolute_targets, chained_targets, start_target
 
 MIN_STD = 1e-3
@@ -65,7 +66,7 @@ class PolicyConfig:
     actions: str = "auto"  # auto | relative | delta | raw
     gripper: list[str] | None = None  # open/closed channels; null: names containing "gripper"; []: none
     encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
-    pooling: str = "mean"  # of the sentence encoder's tokens: mean | mean+order (policy/language.py)
+    pooling: str = "mean"  # of the sentence encoder's tokens: mean | mean+order | tokens (policy/language.py)
     # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan (measured best with
     # relative actions: 98-100% vs 72-74% on the first rung); ensemble: average every chunk covering the
     # step (ACT's temporal ensembling).
@@ -122,7 +123,16 @@ class Policy(nn.Module):
         self.cond_dim = cond_dim
         arch_cfg = config.vit if config.arch == "vit" else config.resnet
         n_state, n_action = len(config.state_names), len(config.action_names)
-        self.net = NETWORKS[config.arch](arch_cfg, config.cameras, n_state, cond_dim, n_action, config.chunk)
+        # pooling=tokens: the encoder hands over every token's state, and the policy learns to pool them
+        self.pool = None
+        if config.pooling == "tokens":
+            if cond_dim % TOKEN_SLOTS:
+                raise ValueError(
+                    f"pooling=tokens needs {TOKEN_SLOTS} token states per instruction, got {cond_dim}"
+                )
+            self.pool = TokenPool(TOKEN_SLOTS, cond_dim // TOKEN_SLOTS)
+        task_dim = self.pool.out_dim if self.pool is not None else cond_dim
+        self.net = NETWORKS[config.arch](arch_cfg, config.cameras, n_state, task_dim, n_action, config.chunk)
         self.goal_head = nn.Linear(self.net.feature_dim, n_state) if config.goal_loss > 0 else None
         n_cam = len(config.cameras)
         self.register_buffer("image_mean", torch.full((n_cam, 3, 1, 1), 0.5))
@@ -216,6 +226,10 @@ class Policy(nn.Module):
             x[cam] = (img - self.image_mean[i]) / self.image_std[i]
         return x, (state - self.state_mean) / self.state_std * self.state_seen
 
+    def _task(self, cond: torch.Tensor) -> torch.Tensor:
+        """The encoder's output -> the task vector the network reads (learned pooling with pooling=tokens)."""
+        return self.pool(cond) if self.pool is not None else cond
+
     def loss(
         self,
         images: dict[str, torch.Tensor],
@@ -231,7 +245,7 @@ class Policy(nn.Module):
         x, s = self._inputs(images, state)
         if augment is not None:
             x = augment(x)
-        features = self.net.features(x, s, cond)
+        features = self.net.features(x, s, self._task(cond))
         out = self.net.act(features)
         target = (actions - self.action_mean) / self.action_std
         layout, loss, parts = self.layout, out.new_zeros(()), {}
@@ -254,7 +268,7 @@ class Policy(nn.Module):
     ) -> torch.Tensor:
         """(B, K, A) actions in robot units; a gripper channel is one of its two levels."""
         x, s = self._inputs(images, state)
-        out = self.net(x, s, cond)
+        out = self.net(x, s, self._task(cond))
         actions = out * self.action_std + self.action_mean
         for g, (low, high) in zip(self.layout.grippers, self.layout.levels, strict=True):
             actions[..., g] = torch.where(out[..., g] > 0, high, low)
@@ -325,30 +339,6 @@ class Policy(nn.Module):
         action = self._executor.action(self._step, np.asarray(observation["state"], dtype=np.float64))
         self._step += 1
         return action
-
-    # ------------------------------------------------------------------ widening the task vector
-    def with_pooling(self, pooling: str) -> Policy:
-        """This policy reading `pooling` task vectors. mean -> mean+order widens every layer that reads the
-        task vector with zero weights for the order half, so it acts exactly as before until fine-tuned;
-        any other request keeps the policy's own pooling, as fine-tuning keeps the rest of its config."""
-        check_pooling(pooling, self.config.encoder, "policy.pooling")
-        if pooling == self.config.pooling or pooling == "mean":
-            return self
-        config = copy.deepcopy(self.config)
-        config.pooling = pooling
-        wide = Policy(config, 2 * self.cond_dim).to(self.state_mean.device)
-        state = wide.state_dict()
-        for key, value in self.state_dict().items():
-            new = state[key]
-            if new.shape == value.shape:
-                state[key] = value
-            elif new.shape[:-1] == value.shape[:-1] and new.shape[-1] == value.shape[-1] + self.cond_dim:
-                new.zero_()[..., : value.shape[-1]] = value  # the task vector is the last part of any input
-            else:
-                raise ValueError(f"cannot widen {key}: {tuple(value.shape)} -> {tuple(new.shape)}")
-        wide.load_state_dict(state)
-        wide.meta = {**copy.deepcopy(self.meta), "cond_dim": wide.cond_dim}
-        return wide.train(self.training)
 
     # ------------------------------------------------------------------ saving and loading
     def save_pretrained(self, path: str | Path, extra: dict | None = None) -> Path:

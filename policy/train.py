@@ -32,6 +32,7 @@ from policy.paraphrase import Paraphrases
 from policy.policy import Policy, PolicyConfig, make_encoder
 from policy.prefetch import Prefetcher
 from policy.rollouts import RolloutConfig, evaluate_in_process
+from policy.widen import with_pooling
 from sim.suite import TaskSuite
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     policy = Policy.from_pretrained(start_from).train() if start_from else None
     if resume:
         console.print(f"resuming from {last}")
-    elif policy is not None:  # fine-tuning: policy.pooling=mean+order widens a mean-pooled checkpoint
-        policy = policy.with_pooling(cfg.policy.pooling)
+    elif policy is not None:  # fine-tuning: policy.pooling=mean+order|tokens widens a mean-pooled one
+        policy = with_pooling(policy, cfg.policy.pooling)
     if policy is None and cfg.policy.encoder == "onehot":
         cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]
     encoder = policy.encoder if policy is not None else make_encoder(cfg.policy)

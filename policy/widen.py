@@ -1,0 +1,44 @@
+"""Fine-tuning a mean-pooled policy into a richer task vector (`bcz finetune policy.pooling=...`).
+
+mean+order and tokens both hand the network the mean sentence vector first and something more after it,
+so every layer that reads the task vector is widened with zero weights for the new part: the widened
+policy acts exactly as before until it is trained (tests/test_language.py checks this for both
+networks), and a fine-tune starts from what the mean-pooled policy knew instead of from scratch.
+"""
+
+from __future__ import annotations
+
+import copy
+
+from policy.language import TOKEN_SLOTS, check_pooling
+from policy.policy import Policy
+
+
+def with_pooling(policy: Policy, pooling: str) -> Policy:
+    """`policy` reading `pooling` task vectors. Asking for mean, or for the pooling it has, keeps the policy
+    as it is, as fine-tuning keeps the rest of its config; only a mean-pooled policy can be widened."""
+    check_pooling(pooling, policy.config.encoder, "policy.pooling")
+    if pooling == policy.config.pooling or pooling == "mean":
+        return policy
+    if policy.config.pooling != "mean":
+        raise ValueError(
+            f"policy.pooling={pooling} cannot be fine-tuned into from a {policy.config.pooling}-pooled "
+            f"checkpoint, only from a mean-pooled one; train it from scratch (bcz train)"
+        )
+    config = copy.deepcopy(policy.config)
+    config.pooling = pooling
+    wide = Policy(config, policy.cond_dim * (TOKEN_SLOTS if pooling == "tokens" else 2))
+    wide = wide.to(policy.state_mean.device)
+    extra = (wide.pool.out_dim if wide.pool is not None else wide.cond_dim) - policy.cond_dim
+    state = wide.state_dict()
+    for key, value in policy.state_dict().items():
+        new = state[key]
+        if new.shape == value.shape:
+            state[key] = value
+        elif new.shape[:-1] == value.shape[:-1] and new.shape[-1] == value.shape[-1] + extra:
+            new.zero_()[..., : value.shape[-1]] = value  # the task vector is the last part of any input
+        else:
+            raise ValueError(f"cannot widen {key}: {tuple(value.shape)} -> {tuple(new.shape)}")
+    wide.load_state_dict(state)  # the learned pooling (pool.*) keeps its fresh initialization
+    wide.meta = {**copy.deepcopy(policy.meta), "cond_dim": wide.cond_dim}
+    return wide.train(policy.training)
