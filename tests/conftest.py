@@ -107,25 +107,24 @@ def tiny_dataset(tmp_path_factory, suite):
     return root
 
 
+def tiny_train_config(dataset, **fields):
+    """A TrainConfig for a tiny ViT on `dataset`, by steps, without rollouts; `fields` override."""
+    from policy.rollouts import RolloutConfig
+    from policy.train import TrainConfig
+
+    settings = dict(max_minutes=None, max_steps=30, batch_size=16, warmup_steps=5, val_every=1000)
+    cfg = TrainConfig(dataset=str(dataset), rollouts=RolloutConfig(every_minutes=0), **{**settings, **fields})
+    for key, value in TINY_VIT.items():
+        setattr(cfg.policy.vit, key.removeprefix("policy.vit."), value)
+    return cfg
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tiny_dataset, tmp_path_factory) -> str:
     """A tiny policy trained for 30 steps on the tiny dataset (behaviour is not the point; plumbing is)."""
-    from policy.rollouts import RolloutConfig
-    from policy.train import TrainConfig, train
+    from policy.train import train
 
-    cfg = TrainConfig(
-        dataset=str(tiny_dataset),
-        max_minutes=None,
-        max_steps=30,
-        batch_size=16,
-        warmup_steps=5,
-        val_every=1000,
-        rollouts=RolloutConfig(every_minutes=0),
-    )
-    cfg.policy.vit.width, cfg.policy.vit.depth, cfg.policy.vit.heads = 32, 1, 2
-    cfg.policy.vit.stem_channels, cfg.policy.vit.token_grid, cfg.policy.vit.keypoint_layer = [8, 16], 2, 1
-    out = tmp_path_factory.mktemp("tiny_run")
-    return train(cfg, out)["checkpoint"]
+    return train(tiny_train_config(tiny_dataset), tmp_path_factory.mktemp("tiny_run"))["checkpoint"]
 
 
 @pytest.fixture(autouse=True)

@@ -18,6 +18,7 @@ from policy.policy import Policy
 from policy.rollouts import RolloutConfig
 from policy.train import TrainConfig, train
 from policy.widen import with_pooling
+from tests.conftest import tiny_train_config
 
 MOVE_RED = "stack the red block on the blue block"
 MOVE_BLUE = "stack the blue block on the red block"
@@ -133,17 +134,7 @@ def test_token_states_keep_the_sentence_vector_and_which_word_comes_where(tmp_pa
 
 
 def test_a_token_pooled_policy_trains_from_scratch_and_reloads(tiny_dataset, tmp_path):
-    cfg = TrainConfig(
-        dataset=str(tiny_dataset),
-        max_minutes=None,
-        max_steps=4,
-        batch_size=8,
-        warmup_steps=1,
-        val_every=1000,
-        rollouts=RolloutConfig(every_minutes=0),
-    )
-    cfg.policy.vit.width, cfg.policy.vit.depth, cfg.policy.vit.heads = 32, 1, 2
-    cfg.policy.vit.stem_channels, cfg.policy.vit.token_grid, cfg.policy.vit.keypoint_layer = [8, 16], 2, 1
+    cfg = tiny_train_config(tiny_dataset, max_steps=4, batch_size=8, warmup_steps=1)
     cfg.policy.pooling = "tokens"
     torch.manual_seed(0)
     start = TokenPool(TOKEN_SLOTS, 384).state_dict()
