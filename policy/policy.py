@@ -131,8 +131,10 @@ class Policy(nn.Module):
                     f"pooling=tokens needs {TOKEN_SLOTS} token states per instruction, got {cond_dim}"
                 )
             self.pool = TokenPool(TOKEN_SLOTS, cond_dim // TOKEN_SLOTS)
-        task_dim = self.pool.out_dim if self.pool is not None else cond_dim
-        self.net = NETWORKS[config.arch](arch_cfg, config.cameras, n_state, task_dim, n_action, config.chunk)
+        self.task_dim = self.pool.out_dim if self.pool is not None else cond_dim  # what the network reads
+        self.net = NETWORKS[config.arch](
+            arch_cfg, config.cameras, n_state, self.task_dim, n_action, config.chunk
+        )
         self.goal_head = nn.Linear(self.net.feature_dim, n_state) if config.goal_loss > 0 else None
         n_cam = len(config.cameras)
         self.register_buffer("image_mean", torch.full((n_cam, 3, 1, 1), 0.5))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 
-from policy.language import TOKEN_SLOTS, check_pooling
+from policy.language import VECTORS, check_pooling
 from policy.policy import Policy
 
 
@@ -27,9 +27,8 @@ def with_pooling(policy: Policy, pooling: str) -> Policy:
         )
     config = copy.deepcopy(policy.config)
     config.pooling = pooling
-    wide = Policy(config, policy.cond_dim * (TOKEN_SLOTS if pooling == "tokens" else 2))
-    wide = wide.to(policy.state_mean.device)
-    extra = (wide.pool.out_dim if wide.pool is not None else wide.cond_dim) - policy.cond_dim
+    wide = Policy(config, policy.cond_dim * VECTORS[pooling]).to(policy.state_mean.device)
+    extra = wide.task_dim - policy.task_dim
     state = wide.state_dict()
     for key, value in policy.state_dict().items():
         new = state[key]
