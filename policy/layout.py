@@ -13,6 +13,9 @@ The action *mode* says what the policy predicts for a chunk:
   delta     the same layout as per-step deltas chained through the chunk (older checkpoints)
   raw       the dataset's own actions at t..t+K-1, as recorded (joint targets, velocities, anything)
   auto      relative when the data has this project's end-effector layout, raw otherwise
+
+`check_features` says, in one error naming every difference, when a policy meets a dataset or robot
+whose cameras, image aspect, state or action are not the ones it was trained on.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from data_collection.layout import feature_names
 from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES
 
 ACTION_MODES = ("auto", "relative", "delta", "raw")
@@ -110,3 +114,46 @@ def gripper_levels(stats: dict, grippers: list[int]) -> list[list[float]]:
     low, high = np.asarray(stats["action"]["min"]), np.asarray(stats["action"]["max"])
     levels = [[float(low[i]), float(high[i])] for i in grippers]
     return [[lo, hi] if hi > lo else [lo, lo + 1.0] for lo, hi in levels]  # a channel that never moved
+
+
+def same_aspect(a: list[int], b: list[int]) -> bool:
+    """Whether (height, width) sizes a and b have one aspect ratio (within 1%)."""
+    return abs(a[0] * b[1] - a[1] * b[0]) <= 0.01 * a[1] * b[0]
+
+
+class FeatureMismatchError(ValueError):
+    """A checkpoint used with data or a robot whose cameras, image size, state or action differ."""
+
+
+def check_features(
+    cameras: list[str],
+    image_size: list[int],
+    state_names: list[str],
+    action_names: list[str],
+    features: dict,
+    what: str,
+) -> None:
+    """Raise FeatureMismatchError naming every difference between a policy trained on these cameras, image
+    size, state and action names and the dataset or robot `features` (`what` says which it is)."""
+    problems = []
+    for cam in cameras:
+        key = f"observation.images.{cam}"
+        if key not in features:
+            problems.append(
+                f"camera {cam!r} is missing (the {what} has "
+                f"{[k.split('.')[-1] for k in features if k.startswith('observation.images.')]})"
+            )
+        elif not same_aspect(features[key]["shape"][:2], image_size):
+            problems.append(  # any size is resized to image_size, but not stretched
+                f"camera {cam!r} is {features[key]['shape'][:2]} in the {what}, the policy "
+                f"was trained on {image_size} (another aspect ratio)"
+            )
+    for key, names, label in (
+        ("observation.state", state_names, "state"),
+        ("action", action_names, "action"),
+    ):
+        got = feature_names(features, key) if key in features else None
+        if got is None or got != list(names):
+            problems.append(f"{label} is {got} in the {what}, the policy expects {list(names)}")
+    if problems:
+        raise FeatureMismatchError(f"the policy does not fit this {what}: " + "; ".join(problems))

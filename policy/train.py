@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -23,16 +22,17 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from conf.checks import at_least, fraction, positive
 from policy.data import POLICY_FRAMES, DemoData, augment, config_from_data
+from policy.ema import WeightAverage
 from policy.offline import action_errors, why_no_rollouts
 from policy.paraphrase import Paraphrases
 from policy.policy import Policy, PolicyConfig, make_encoder
 from policy.prefetch import Prefetcher
 from policy.rollouts import RolloutConfig, evaluate_in_process
-from policy.widen import with_pooling
+from policy.run_outputs import deployed, run_meta, save_checkpoint, summary_table
+from policy.widen import with_modes, with_pooling
 from sim.suite import TaskSuite
 
 log = logging.getLogger(__name__)
@@ -66,12 +66,15 @@ class TrainConfig:
     paraphrase_set: str | None = None  # conf/paraphrase_sets/<name>.yaml: training-only phrasings
     paraphrase_prob: float = 0.5  # the chance a training sample is told one instead of the suite's
     policy_frames: str = "all"  # DAgger episodes, in either dataset: all | expert (from its first takeover)
+    ema_decay: float = 0.0  # >0: snapshots, rollouts and final use this moving average of the weights
 
     def __post_init__(self) -> None:
         at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every", "threads")
         at_least(self, 0, "warmup_steps", "snapshot_every_minutes", "weight_decay")
         positive(self, "lr", "max_minutes")
         fraction(self, "val_fraction", "mix_ratio", "paraphrase_prob")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay={self.ema_decay}: must be at least 0 (off) and below 1")
         if self.policy_frames not in POLICY_FRAMES:
             raise ValueError(f"policy_frames={self.policy_frames!r}; valid: {', '.join(POLICY_FRAMES)}")
 
@@ -104,8 +107,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     policy = Policy.from_pretrained(start_from).train() if start_from else None
     if resume:
         console.print(f"resuming from {last}")
-    elif policy is not None:  # fine-tuning: policy.pooling=mean+order|tokens widens a mean-pooled one
-        policy = with_pooling(policy, cfg.policy.pooling)
+    elif policy is not None:  # fine-tuning: policy.pooling / policy.modes widen a mean-pooled, one-mode one
+        policy = with_modes(with_pooling(policy, cfg.policy.pooling), cfg.policy.modes)
     if policy is None and cfg.policy.encoder == "onehot":
         cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]
     encoder = policy.encoder if policy is not None else make_encoder(cfg.policy)
@@ -165,10 +168,13 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
         policy.check_features(mix.features, "mixed-in dataset")
     policy.to(device).train()
     optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    average = WeightAverage(policy, cfg.ema_decay) if cfg.ema_decay else None
     state = {"step": 0, "seconds": 0.0, "samples": 0, "evals": []}
     if resume:
         saved = torch.load(last / "train_state.pt", weights_only=False)
         optimizer.load_state_dict(saved["optimizer"])
+        if average is not None and saved.get("ema"):
+            average.load_state_dict(saved["ema"])
         state = saved["state"]
         torch.set_rng_state(saved["torch_rng"])
     rng = np.random.default_rng([cfg.seed, state["step"]])
@@ -240,6 +246,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
                 optimizer.step()
+                if average is not None:
+                    average.update(policy)
                 done = time.perf_counter()
                 wait_time += got - tick
                 step_time += done - tick
@@ -266,35 +274,40 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
                     state["data_wait_fraction"] = wait_time / step_time
                     losses, wait_time, step_time = [], 0.0, 0.0
                 if state["step"] % cfg.val_every == 0 and len(data.val_index[0]):
-                    state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
+                    with deployed(policy, average):
+                        state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
+                        if no_sim:
+                            state["action_errors"] = action_errors(policy, data, device)
                     writer.add_scalar("val/loss", state["val_loss"], state["step"])
                     if no_sim:
-                        state["action_errors"] = action_errors(policy, data, device)
                         for name, (value, _) in state["action_errors"].items():
                             writer.add_scalar(f"val/{name}", value, state["step"])
                 if state["step"] % cfg.checkpoint_every == 0:
-                    save_checkpoint(policy, optimizer, state, last, cfg)
+                    save_checkpoint(policy, optimizer, state, last, cfg, average)
                 if next_snapshot is not None and state["seconds"] >= next_snapshot:
                     minutes = round(next_snapshot / 60)
-                    policy.save_pretrained(
-                        output_dir / "checkpoints" / f"min_{minutes:03d}", extra=_meta(cfg, state)
-                    )
+                    with deployed(policy, average):
+                        policy.save_pretrained(
+                            output_dir / "checkpoints" / f"min_{minutes:03d}", extra=run_meta(cfg, state)
+                        )
                     next_snapshot += every
                 if next_eval is not None and state["seconds"] >= next_eval:
-                    run_rollouts(policy, cfg, state, writer, output_dir, console, device)
+                    with deployed(policy, average):
+                        run_rollouts(policy, cfg, state, writer, output_dir, console, device)
                     next_eval += rollouts_every * 60
         finally:
             prefetch.close()
-    if rollouts_every and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
-        run_rollouts(policy, cfg, state, writer, output_dir, console, device)
-    if len(data.val_index[0]):
-        state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
-        if no_sim:
-            state["action_errors"] = action_errors(policy, data, device)
-    save_checkpoint(policy, optimizer, state, last, cfg)
-    writer.close()
     final = output_dir / "checkpoints" / "final"
-    policy.save_pretrained(final, extra=_meta(cfg, state))
+    with deployed(policy, average):
+        if rollouts_every and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
+            run_rollouts(policy, cfg, state, writer, output_dir, console, device)
+        if len(data.val_index[0]):
+            state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
+            if no_sim:
+                state["action_errors"] = action_errors(policy, data, device)
+        policy.save_pretrained(final, extra=run_meta(cfg, state))
+    save_checkpoint(policy, optimizer, state, last, cfg, average)
+    writer.close()
     console.print(summary_table(state, final))
     return {**state, "checkpoint": str(final)}
 
@@ -334,59 +347,12 @@ def run_rollouts(
     for split, rate in result.items():
         writer.add_scalar(f"rollouts/success_{split}", rate, state["step"])
     snapshot = output_dir / "checkpoints" / f"step_{state['step']:07d}"
-    policy.save_pretrained(snapshot, extra=_meta(cfg, state))
+    policy.save_pretrained(snapshot, extra=run_meta(cfg, state))
     console.print(
         f"step {state['step']} ({entry['minutes']:.1f} min): rollout success "
         + ", ".join(f"{k} {v:.0%}" for k, v in result.items())
     )
     (output_dir / "evals.json").write_text(json.dumps(state["evals"], indent=2))
-
-
-def dataset_label(path: str) -> str:
-    """How a checkpoint names its training data: the path relative to the working directory when the
-    data lives under it, else the dataset's directory name (never this machine's absolute path)."""
-    resolved, here = Path(os.path.normpath(Path(path).absolute())), Path.cwd()
-    return str(resolved.relative_to(here)) if resolved.is_relative_to(here) else resolved.name
-
-
-def _meta(cfg: TrainConfig, state: dict) -> dict:
-    return {
-        "dataset": dataset_label(cfg.dataset),
-        "relabels": cfg.relabels,
-        "step": state["step"],
-        "train_minutes": state["seconds"] / 60,
-        "samples": state["samples"],
-        "init_from": cfg.init_from,
-    }
-
-
-def save_checkpoint(policy: Policy, optimizer, state: dict, path: Path, cfg: TrainConfig) -> None:
-    policy.save_pretrained(path, extra=_meta(cfg, state))
-    tmp = path / "train_state.pt.tmp"
-    torch.save({"optimizer": optimizer.state_dict(), "state": state, "torch_rng": torch.get_rng_state()}, tmp)
-    os.replace(tmp, path / "train_state.pt")
-
-
-def summary_table(state: dict, final: Path) -> Table:
-    table = Table(title=f"training done -> {final}")
-    table.add_column("measure")
-    table.add_column("value", justify="right")
-    rows = [
-        ("steps", f"{state['step']:,}"),
-        ("samples seen", f"{state['samples']:,}"),
-        ("training time", f"{state['seconds'] / 60:.1f} min"),
-        ("last train loss", f"{state.get('last_loss', float('nan')):.4f}"),
-        ("validation loss", f"{state.get('val_loss', float('nan')):.4f}"),
-        ("samples/s (last window)", f"{state.get('samples_per_s', 0):.0f}"),
-        ("data-wait share of step time", f"{state.get('data_wait_fraction', 0):.1%}"),
-    ]
-    errors = state.get("action_errors", {}).items()
-    rows += [(f"held-out {name}", f"{e:.4g} (mean: {base:.4g})") for name, (e, base) in errors]
-    for e in state["evals"][-1:]:
-        rows += [(f"rollout success {k}", f"{v:.0%}") for k, v in e.items() if k not in ("step", "minutes")]
-    for r in rows:
-        table.add_row(*r)
-    return table
 
 
 def main(cfg) -> None:

@@ -1,4 +1,5 @@
-"""Fine-tuning a mean-pooled policy into a richer task vector (`bcz finetune policy.pooling=...`).
+"""Fine-tuning a policy into a richer task vector (`bcz finetune policy.pooling=...`) or a head with
+more modes (`bcz finetune policy.modes=...`).
 
 mean+order and tokens both hand the network the mean sentence vector first and something more after it,
 so every layer that reads the task vector is widened with zero weights for the new part: the widened
@@ -9,6 +10,8 @@ networks), and a fine-tune starts from what the mean-pooled policy knew instead 
 from __future__ import annotations
 
 import copy
+
+import torch
 
 from policy.language import VECTORS, check_pooling
 from policy.policy import Policy
@@ -40,4 +43,36 @@ def with_pooling(policy: Policy, pooling: str) -> Policy:
             raise ValueError(f"cannot widen {key}: {tuple(value.shape)} -> {tuple(new.shape)}")
     wide.load_state_dict(state)  # the learned pooling (pool.*) keeps its fresh initialization
     wide.meta = {**copy.deepcopy(policy.meta), "cond_dim": wide.cond_dim}
+    return wide.train(policy.training)
+
+
+def with_modes(policy: Policy, modes: int, spread: float = 0.1) -> Policy:
+    """`policy` with a head of `modes` proposals, all scored alike: the first is the one-mode head's chunk
+    (so the policy acts exactly as before until trained), the others that chunk plus a small random
+    offset (`spread`, in normalized units) so that winner-takes-all training pulls them apart. Asking
+    for one mode, or for the modes it has, keeps the policy as it is."""
+    if modes < 1:
+        raise ValueError(f"policy.modes={modes}: must be at least 1")
+    if modes == policy.config.modes or modes == 1:
+        return policy
+    if policy.config.modes != 1:
+        raise ValueError(
+            f"policy.modes={modes} cannot be fine-tuned into from a checkpoint with "
+            f"{policy.config.modes} modes, only from one with a single mode; train it from scratch"
+        )
+    config = copy.deepcopy(policy.config)
+    config.modes = modes
+    wide = Policy(config, policy.cond_dim).to(policy.state_mean.device)
+    old, new = policy.net.out_layer, wide.net.out_layer
+    head = {f"net.{name}" for name, p in policy.net.named_parameters() if p is old.weight or p is old.bias}
+    state = {k: v for k, v in policy.state_dict().items() if k not in head}
+    wide.load_state_dict(state, strict=False)
+    n = old.out_features
+    with torch.no_grad():
+        new.weight.zero_()
+        new.bias.zero_()
+        for m in range(modes):
+            new.weight[m * n : (m + 1) * n] = old.weight
+            new.bias[m * n : (m + 1) * n] = old.bias + (spread * torch.randn_like(old.bias) if m else 0.0)
+    wide.meta = copy.deepcopy(policy.meta)
     return wide.train(policy.training)

@@ -12,7 +12,8 @@ import torch
 
 from policy.data import DemoData, augment, next_gripper_switch
 from policy.language import OneHotTaskEncoder, SentenceEncoder
-from policy.policy import FeatureMismatchError, Policy, PolicyConfig
+from policy.layout import FeatureMismatchError
+from policy.policy import Policy, PolicyConfig
 from policy.rollouts import RolloutConfig, env_config_for, rollout
 from policy.train import TrainConfig, train
 from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES

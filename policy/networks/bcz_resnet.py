@@ -51,9 +51,10 @@ class BCZResNet(ChunkNetwork):
         cond_dim: int,
         action_dim: int,
         chunk: int,
+        modes: int = 1,
     ) -> None:
         super().__init__()
-        self.cameras, self.chunk, self.action_dim = list(cameras), chunk, action_dim
+        self.cameras, self.chunk, self.action_dim, self.modes = list(cameras), chunk, action_dim, modes
         self.stem = nn.Sequential(
             nn.Conv2d(3, cfg.widths[0], 7, 2, 3, bias=False),
             nn.BatchNorm2d(cfg.widths[0]),
@@ -72,7 +73,7 @@ class BCZResNet(ChunkNetwork):
             nn.ReLU(),
             nn.Linear(cfg.head_hidden, cfg.head_hidden),
             nn.ReLU(),
-            nn.Linear(cfg.head_hidden, chunk * action_dim),
+            nn.Linear(cfg.head_hidden, self.head_outputs()),
         )
 
     def features(

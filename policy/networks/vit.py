@@ -119,11 +119,18 @@ class Block(nn.Module):
 
 class ViT(ChunkNetwork):
     def __init__(
-        self, cfg: ViTConfig, cameras: list[str], state_dim: int, cond_dim: int, action_dim: int, chunk: int
+        self,
+        cfg: ViTConfig,
+        cameras: list[str],
+        state_dim: int,
+        cond_dim: int,
+        action_dim: int,
+        chunk: int,
+        modes: int = 1,
     ) -> None:
         super().__init__()
         w = cfg.width
-        self.cameras, self.chunk, self.action_dim = list(cameras), chunk, action_dim
+        self.cameras, self.chunk, self.action_dim, self.modes = list(cameras), chunk, action_dim, modes
         self.stem = ConvStem(cfg, w)  # shared by the cameras, conditioned through cond_mlp
         n_img = cfg.token_grid**2
         self.image_pos = nn.Parameter(torch.zeros(1, n_img, w))
@@ -135,7 +142,7 @@ class ViT(ChunkNetwork):
         self.blocks = nn.ModuleList(Block(cfg, w) for _ in range(cfg.depth))
         self.norm = nn.LayerNorm(w)
         self.feature_dim = w
-        self.head = nn.Linear(w, chunk * action_dim)
+        self.head = nn.Linear(w, self.head_outputs())
         for p in (self.image_pos, self.camera_embed, self.readout):
             nn.init.normal_(p, std=0.02)
 
