@@ -3,11 +3,13 @@
     python benchmarks/policy_success.py vit=runs/vit/checkpoints/final --episodes 2
     python benchmarks/policy_success.py vit=runs/vit/checkpoints/final resnet=runs/resnet/checkpoints/final
     python benchmarks/policy_success.py --curve runs/vit
+    python benchmarks/policy_success.py shipped=policy/pretrained/default --episodes 3 --replan 1 2 3 5 7
 
 Each NAME=CHECKPOINT is scored by `bcz eval` (Ray workers, seeded episodes on every task of the train
 and held-out splits, seeds distinct from the collection's); the table gives the average success over
 tasks per split. `--curve RUN` prints the in-training rollouts a run logged (`RUN/evals.json`: a few
 tasks per skill every 15 minutes of training), which is the success-vs-training-time curve.
+`--replan N ...` scores each checkpoint once per re-planning interval (its receding horizon).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=2, help="episodes per task")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--curve", type=Path, action="append", default=[], help="a training run directory")
+    parser.add_argument("--replan", type=int, nargs="+", default=[None], help="re-planning intervals")
+    parser.add_argument("--seed", type=int, default=EvalConfig.seed, help="first evaluation seed")
     args = parser.parse_args()
     console = Console()
     for run in args.curve:
@@ -51,10 +55,18 @@ def main() -> None:
         if not sep:
             parser.error(f"expected NAME=CHECKPOINT_DIR, got {spec!r}")
         meta = json.loads((Path(path) / "config.json").read_text())
-        cfg = EvalConfig(checkpoint=path, episodes_per_task=args.episodes, workers=args.workers, videos=0)
-        with tempfile.TemporaryDirectory() as out:
-            result = evaluate(cfg, Path(out), console)
-        rows.append((name, meta, result))
+        for replan in args.replan:
+            cfg = EvalConfig(
+                checkpoint=path,
+                episodes_per_task=args.episodes,
+                workers=args.workers,
+                videos=0,
+                seed=args.seed,
+                replan_every=replan,
+            )
+            with tempfile.TemporaryDirectory() as out:
+                result = evaluate(cfg, Path(out), console)
+            rows.append((name, meta, replan or meta["policy"].get("replan_every"), result))
     if rows:
         table = Table(title=f"policy success ({args.episodes} seeded episodes per task, every task)")
         for col in (
@@ -62,17 +74,19 @@ def main() -> None:
             "arch",
             "encoder",
             "training min",
+            "re-plan every",
             "train success",
             "held-out success",
             "episodes",
         ):
             table.add_column(col, justify="left" if col in ("policy", "arch", "encoder") else "right")
-        for name, meta, r in rows:
+        for name, meta, replan, r in rows:
             table.add_row(
                 name,
                 meta["policy"]["arch"],
                 Path(meta["policy"]["encoder"]).name,
                 f"{meta.get('train_minutes') or 0:.0f}",
+                str(replan),
                 f"{r['success'].get('train', float('nan')):.1%}",
                 f"{r['success'].get('held_out', float('nan')):.1%}",
                 str(r["episodes"]),

@@ -33,7 +33,7 @@ from data_collection.video import VideoConfig
 from data_collection.writer import DatasetWriter
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
-from sim.suite import TaskSpec
+from sim.suite import TaskSpec, TaskSuite, UnknownTaskError
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,11 @@ class CollectConfig:
     video: VideoConfig = field(default_factory=VideoConfig)
     ray: cluster.RayConfig = field(default_factory=cluster.RayConfig)
     attempts: int = 3  # per job, on top of Ray restarting a crashed worker and retrying its task
+    # Demonstrate each job's task with its two objects' roles swapped ("stack the blue block on the red
+    # block" for "... the red block on the blue block"), in the very scene that job's own episode had;
+    # jobs whose swapped task is not a task of the split are left out. Collected beside a dataset of the
+    # same seed and split, every swapped episode starts from the same frame as one episode there.
+    swap_roles: bool = False
 
     def __post_init__(self) -> None:
         at_least(self, 1, "episodes", "workers", "attempts")
@@ -64,6 +69,17 @@ class CollectConfig:
 
 def select_tasks(suite, cfg: CollectConfig) -> list[TaskSpec]:
     return suite.match(cfg.tasks) if cfg.tasks else suite.tasks(cfg.split)
+
+
+def role_swap(suite: TaskSuite, task: TaskSpec, split: str) -> TaskSpec | None:
+    """The task with its object to move and its reference exchanged, when that is a task of `split`."""
+    if task.reference is None:
+        return None
+    try:
+        swapped = suite.resolve(TaskSpec(task.skill, task.reference, task.target))
+    except UnknownTaskError:
+        return None
+    return swapped if split == "all" or suite.split_of(swapped) == split else None
 
 
 def plan_task(tasks: list[TaskSpec], seed: int, job: int) -> TaskSpec:
@@ -82,8 +98,8 @@ class CollectorWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, job: int, seed: int, task: str, dart: float) -> EncodedEpisode:
-        episode = play_expert(self.env, task, seed, dart, job)
+    def run(self, job: int, seed: int, task: str, dart: float, layout: str | None = None) -> EncodedEpisode:
+        episode = play_expert(self.env, task, seed, dart, job, layout)
         return encode_episode(episode, self.env.config.robot.control_hz, self.video)
 
 
@@ -114,6 +130,7 @@ def collect(
     cluster.check_address(cfg.ray)  # before anything is written
     probe = TabletopEnv(cfg.env, split=cfg.split)  # validates suite, split and config before Ray starts
     tasks = select_tasks(probe.suite, cfg)
+    suite = probe.suite
     fps = cfg.env.robot.control_hz
     features = tabletop_features(
         probe.arm.observation_features, probe.arm.action_features["action"], cfg.video, fps
@@ -123,7 +140,16 @@ def collect(
     writer = DatasetWriter(cfg.output, features, fps, robot_type, resume=cfg.resume)
     mark_collection(writer, cfg, complete=False)  # until every job is in, the dataset says it is partial
     done = writer.jobs()
-    todo = collections.deque((j, 1) for j in (jobs or range(cfg.episodes)) if j not in done)
+    wanted = jobs or range(cfg.episodes)
+    swaps = {}  # job -> (task played, task whose scene it is played in)
+    if cfg.swap_roles:
+        for j in wanted:
+            own = plan_task(tasks, cfg.seed, j)
+            swapped = role_swap(suite, own, cfg.split)
+            if swapped is not None:
+                swaps[j] = (swapped, own)
+        wanted = sorted(swaps)
+    todo = collections.deque((j, 1) for j in wanted if j not in done)
     result = CollectResult(Path(cfg.output), [], collections.defaultdict(list), [], 0, 0.0)
     if not todo:
         mark_collection(writer, cfg, complete=True)
@@ -143,7 +169,13 @@ def collect(
                 while todo and len(inflight) < 2 * len(workers):
                     job, attempt = todo.popleft()
                     task = plan_task(tasks, cfg.seed, job)
-                    ref = workers[turn % len(workers)].run.remote(job, cfg.seed + job, task.id, cfg.dart)
+                    where = {}
+                    if cfg.swap_roles:
+                        task, own = swaps[job]
+                        where = {"layout": own.id}
+                    ref = workers[turn % len(workers)].run.remote(
+                        job, cfg.seed + job, task.id, cfg.dart, **where
+                    )
                     inflight[ref] = (job, attempt, task)
                     turn += 1
                 [ref], _ = ray.wait(list(inflight), num_returns=1)
@@ -192,6 +224,7 @@ def mark_collection(writer: DatasetWriter, cfg: CollectConfig, complete: bool) -
             "split": cfg.split,
             "seed": cfg.seed,
             "dart": cfg.dart,
+            "swap_roles": cfg.swap_roles,
             "cameras": {  # where the cameras were: a policy trained here is run with the same views
                 name: {k: getattr(cam, k) for k in CAMERA_SETUP}
                 for name, cam in cfg.env.robot.cameras.items()

@@ -9,10 +9,13 @@ from sim.env import TabletopEnv
 from sim.expert import dart_noise
 
 
-def play_expert(env: TabletopEnv, task: str, seed: int, dart: float = 0.0, job: int = -1) -> Episode:
-    """One seeded expert episode. With DART noise the executed action is perturbed and the recorded
-    action is the expert's clean one. Failed episodes are returned too (flagged by `success`)."""
-    obs, info = env.reset(seed=seed, options={"task": task})
+def play_expert(
+    env: TabletopEnv, task: str, seed: int, dart: float = 0.0, job: int = -1, layout: str | None = None
+) -> Episode:
+    """One seeded expert episode (in the scene laid out for `layout` when given). With DART noise the
+    executed action is perturbed and the recorded action is the expert's clean one. Failed episodes are
+    returned too (flagged by `success`)."""
+    obs, info = env.reset(seed=seed, options={"task": task, "layout": layout})
     objects = list(env.scene.bodies)
     recorder = EpisodeRecorder(objects)
     expert = env.expert()

@@ -101,10 +101,15 @@ class TabletopEnv(gym.Env):
         else:
             tasks = self.suite.tasks(self.split)
             self.task = tasks[int(rng.integers(len(tasks)))]
-        drawn = self.suite.instruction(self.task, rng)  # drawn either way: a seed's scene is the same
+        # options["layout"]: lay the scene out for this task instead (the same first frame as its episode
+        # on this seed), e.g. to demonstrate the role-swapped task in it (`bcz collect swap_roles=true`)
+        layout = self.suite.resolve(options["layout"]) if options.get("layout") else self.task
+        drawn = self.suite.instruction(layout, rng)  # drawn either way: a seed's scene is the same
+        if layout != self.task:  # the task's own phrasing, from a stream of its own
+            drawn = self.suite.instruction(self.task, np.random.default_rng([seed or 0, 1]))
         self.instruction = options.get("instruction") or drawn  # whatever the instruction says
         self._split = self.suite.split_of(self.task)
-        self._build_world(rng)
+        self._build_world(rng, layout)
         self.steps = 0
         self.initial_state = self.scene_state()
         return self.arm.get_observation(), self._info(False)
@@ -148,14 +153,14 @@ class TabletopEnv(gym.Env):
         return ScriptedExpert(SKILLS[self.task.skill].plan(self.task), self.config.robot.control_hz)
 
     # ------------------------------------------------------------------ internals
-    def _build_world(self, rng: np.random.Generator) -> None:
+    def _build_world(self, rng: np.random.Generator, layout: TaskSpec) -> None:
         cid = self.client
         if self.render_mode == "human":
             p.configureDebugVisualizer(p.COV_ENABLE_RENDERING, 0, physicsClientId=cid)
         p.resetSimulation(physicsClientId=cid)
         p.setGravity(0, 0, -9.81, physicsClientId=cid)
         p.setTimeStep(1.0 / self.config.robot.physics_hz, physicsClientId=cid)
-        self.scene.build(self.task, rng)
+        self.scene.build(layout, rng)
         self.arm.connect()
         self.scene.randomize_sensors(self.arm.cameras, rng)
         for _ in range(self.config.scene.settle_steps):
