@@ -26,9 +26,14 @@ def dataset_label(path: str) -> str:
 
 
 def run_meta(cfg: TrainConfig, state: dict) -> dict:
-    """What a checkpoint records about the run that wrote it (config.json)."""
+    """What a checkpoint records about the run that wrote it (config.json); a fine-tune that mixed
+    in a second dataset names it and its share of every batch."""
+    mixed = {}
+    if cfg.mix_dataset:
+        mixed = {"mix_dataset": dataset_label(cfg.mix_dataset), "mix_ratio": cfg.mix_ratio}
     return {
         "dataset": dataset_label(cfg.dataset),
+        **mixed,
         "relabels": cfg.relabels,
         "step": state["step"],
         "train_minutes": state["seconds"] / 60,

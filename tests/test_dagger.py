@@ -102,7 +102,8 @@ def test_policy_episodes_can_go_into_a_dataset_of_their_own(
     reader = DatasetReader(tmp_path / "corrections")
     assert reader.num_episodes == 2 and {reader.info_of(i)["source"] for i in range(2)} == {"policy"}
     assert DatasetReader(tiny_dataset).num_episodes == before
-    assert Policy.from_pretrained(rounds[0]["checkpoint"]).meta["step"] == 2
+    meta = Policy.from_pretrained(rounds[0]["checkpoint"]).meta
+    assert meta["step"] == 2 and meta["mix_dataset"] == tiny_dataset.name and meta["mix_ratio"] == 0.5
 
 
 def test_a_new_dataset_without_demonstrations_mixed_in_is_refused(tiny_checkpoint, tmp_path):
