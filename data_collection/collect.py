@@ -129,8 +129,8 @@ def collect(
 
     cluster.check_address(cfg.ray)  # before anything is written
     probe = TabletopEnv(cfg.env, split=cfg.split)  # validates suite, split and config before Ray starts
-    tasks = select_tasks(probe.suite, cfg)
     suite = probe.suite
+    tasks = select_tasks(suite, cfg)
     fps = cfg.env.robot.control_hz
     features = tabletop_features(
         probe.arm.observation_features, probe.arm.action_features["action"], cfg.video, fps

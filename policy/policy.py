@@ -67,8 +67,8 @@ class PolicyConfig:
     # relative actions: 98-100% vs 72-74% on the first rung); ensemble: average every chunk covering the
     # step (ACT's temporal ensembling).
     execution: str = "chunk"
-    # On the whole suite (shipped policy, 846 episodes): every 3 steps 70.3% / 65.7%, every 5 67.8% / 60.8%,
-    # every 2 72.3% / 54.9% and 4 71.3% / 51.0% (423 each); every step stalls (56.7% / 50.0%).
+    # On the whole suite (the 280-minute policy, 846 episodes): every 3 steps 70.3% / 65.7%, every 5
+    # 67.8% / 60.8%, every 2 72.3% / 54.9% and 4 71.3% / 51.0% (423 each); every step stalls (56.7% / 50.0%).
     replan_every: int = 3
     ensemble_decay: float = 1.0  # weight exp(-decay * age) of older chunks' motion for the current step
     # Reopen and lift after a grasp closes on air, this many times per episode (policy.execution.Regrasp).

@@ -10,6 +10,7 @@ networks), and a fine-tune starts from what the mean-pooled policy knew instead 
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import torch
 
@@ -51,8 +52,6 @@ def with_modes(policy: Policy, modes: int, spread: float = 0.1) -> Policy:
     (so the policy acts exactly as before until trained), the others that chunk plus a small random
     offset (`spread`, in normalized units) so that winner-takes-all training pulls them apart. Asking
     for one mode, or for the modes it has, keeps the policy as it is."""
-    if modes < 1:
-        raise ValueError(f"policy.modes={modes}: must be at least 1")
     if modes == policy.config.modes or modes == 1:
         return policy
     if policy.config.modes != 1:
@@ -60,8 +59,7 @@ def with_modes(policy: Policy, modes: int, spread: float = 0.1) -> Policy:
             f"policy.modes={modes} cannot be fine-tuned into from a checkpoint with "
             f"{policy.config.modes} modes, only from one with a single mode; train it from scratch"
         )
-    config = copy.deepcopy(policy.config)
-    config.modes = modes
+    config = dataclasses.replace(copy.deepcopy(policy.config), modes=modes)  # PolicyConfig checks modes
     wide = Policy(config, policy.cond_dim).to(policy.state_mean.device)
     old, new = policy.net.out_layer, wide.net.out_layer
     head = {f"net.{name}" for name, p in policy.net.named_parameters() if p is old.weight or p is old.bias}
