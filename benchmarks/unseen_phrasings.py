@@ -121,7 +121,31 @@ def main() -> None:
             variant, f"{r['success']['train']:.1%}", f"{r['success']['held_out']:.1%}", str(r["episodes"])
         )
     console.print(table)
+    console.print(word_table(results[VARIANTS[1]], results[VARIANTS[2]]))
     console.print(f"every episode: {args.output_dir}/variant_*/eval.json")
+
+
+def word_table(templates: dict, words: dict) -> Table:
+    """Per new object word: its episodes' success, and the same episodes' told with the suite's words
+    (the new-templates row, same seeds), so a word that costs much stands out."""
+    before = {(e["task"], e["seed"]): e["success"] for e in templates["episodes_detail"]}
+    tally: dict[str, list[int]] = {w: [0, 0, 0] for ws in WORDS.values() for w in ws}
+    for e in words["episodes_detail"]:
+        said = set(e["instruction"].split())
+        for word, counts in tally.items():
+            if word in said:
+                counts[0] += 1
+                counts[1] += e["success"]
+                counts[2] += before[(e["task"], e["seed"])]
+    table = Table(title="new object words: success with the word / the same episodes with the suite's words")
+    for col in ("kind", "word", "episodes", "with the word", "with the suite's words"):
+        table.add_column(col, justify="left" if col in ("kind", "word") else "right")
+    for kind, ws in WORDS.items():
+        for w in ws:
+            n, won, base = tally[w]
+            if n:
+                table.add_row(kind, w, str(n), f"{won / n:.0%}", f"{base / n:.0%}")
+    return table
 
 
 if __name__ == "__main__":
