@@ -5,9 +5,10 @@
 A task is five factors: the skill, the colour and kind of the object to move, and the colour and kind
 of the one named second. One linear probe per factor is trained on the phrasings a policy trains on (the
 suite's and the paraphrase set's, train tasks only) and tested on `benchmarks/unseen_phrasings.py`'s
-instructions for every task, train and held-out, in its three variants. A factor the probe misses with
-new words but not with the suite's is one the vector itself blurs, whatever policy reads it; the
-rollouts say what that costs. No simulator: a minute on a CPU.
+instructions for every task, train and held-out, with its seeds (the "suite phrasings" row draws
+one of the suite's own per seed, as a check: not necessarily the one `bcz eval` draws). A factor the
+probe misses with new words but not with the suite's is one the vector itself blurs, whatever policy
+reads it; the rollouts say what that costs. No simulator: a minute on a CPU.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ import torch
 from language_roles import probe
 from rich.console import Console
 from rich.table import Table
-from unseen_phrasings import VARIANTS, phrase
+from unseen_phrasings import VARIANTS, phrasings
 
+from policy.evaluate import EvalConfig
 from policy.language import SentenceEncoder
 from policy.paraphrase import Paraphrases
 from sim.suite import TaskSpec, TaskSuite
@@ -71,18 +73,14 @@ def main() -> None:
     )
     for col in ("instructions", "split", "n", *FACTORS, "all five"):
         table.add_column(col, justify="left" if col in ("instructions", "split") else "right")
-    tasks = [(t, "train") for t in suite.tasks("train")] + [(t, "held-out") for t in suite.tasks("held_out")]
+    held_out = {t.id for t in suite.tasks("held_out")}
     for variant, name in enumerate(VARIANTS):
-        said, truth, split = [], [], []
-        for i, (task, where) in enumerate(tasks):
-            for k in range(args.episodes):  # the benchmark's seeds: task i, episode k -> 1000 i + k
-                rng = np.random.default_rng(1000 * i + k)
-                text = (
-                    suite.instruction(task, rng) if variant == 0 else phrase(suite, task, variant == 2, rng)
-                )
-                said.append(text)
-                truth.append(factors(task))
-                split.append(where)
+        episodes = phrasings(suite, args.episodes, EvalConfig().seed, new_words=variant == 2)
+        if variant == 0:  # one of the suite's own phrasings per episode, drawn from its seed
+            episodes = [(t, suite.instruction(t, np.random.default_rng(s)), s) for t, _, s in episodes]
+        said = [text for _, text, _ in episodes]
+        truth = [factors(task) for task, _, _ in episodes]
+        split = ["held-out" if task.id in held_out else "train" for task, _, _ in episodes]
         v = vectors(said)
         right = np.stack(
             [

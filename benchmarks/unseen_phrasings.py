@@ -77,15 +77,23 @@ def phrase(suite: TaskSuite, task: TaskSpec, new_words: bool, rng: np.random.Gen
     return text
 
 
-def episode_file(suite: TaskSuite, path: Path, episodes: int, seed: int, new_words: bool) -> None:
-    """The same tasks and seeds as `bcz eval` (task i, episode k: seed + 1000 i + k), new phrasings."""
+def phrasings(suite: TaskSuite, episodes: int, seed: int, new_words: bool) -> list[tuple[TaskSpec, str, int]]:
+    """(task, instruction, seed) per episode, the same tasks and seeds as `bcz eval` (task i, episode k:
+    seed + 1000 i + k, train tasks first), told with this file's templates."""
     tasks = suite.tasks("train") + suite.tasks("held_out")
-    lines = []
-    for i, task in enumerate(tasks):
-        for k in range(episodes):
-            s = seed + 1000 * i + k
-            text = phrase(suite, task, new_words, np.random.default_rng(s))
-            lines.append(json.dumps({"task": task.id, "instruction": text, "seed": s, "episodes": 1}))
+    return [
+        (task, phrase(suite, task, new_words, np.random.default_rng(s)), s)
+        for i, task in enumerate(tasks)
+        for s in (seed + 1000 * i + k for k in range(episodes))
+    ]
+
+
+def episode_file(suite: TaskSuite, path: Path, episodes: int, seed: int, new_words: bool) -> None:
+    """`phrasings` as a `bcz eval` episode file."""
+    lines = [
+        json.dumps({"task": task.id, "instruction": text, "seed": s, "episodes": 1})
+        for task, text, s in phrasings(suite, episodes, seed, new_words)
+    ]
     path.write_text("\n".join(lines) + "\n")
 
 
