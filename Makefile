@@ -36,6 +36,7 @@ bench: setup  ## the README's benchmark tables (about 25 minutes; policy_speed n
 	$(BIN)/python benchmarks/policy_speed.py
 	$(BIN)/python benchmarks/control_loop.py --minutes 5 --rates 10 30
 	$(BIN)/python benchmarks/language_roles.py
+	$(BIN)/python benchmarks/reader_retrieval.py policy/pretrained/default
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

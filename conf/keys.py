@@ -26,6 +26,7 @@ SCHEMAS = {  # config name (conf/<name>.yaml) -> its dataclass
     "train": "policy.train:TrainConfig",
     "finetune": "policy.train:TrainConfig",
     "eval": "policy.evaluate:EvalConfig",
+    "fit-reader": "policy.reader:FitReaderConfig",
     "dagger": "policy.dagger:DaggerConfig",
     "run": "deploy.run:RunConfig",
 }

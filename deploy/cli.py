@@ -40,6 +40,9 @@ VERBS: dict[str, Verb] = {
     "finetune": Verb(
         "policy.train:finetune", "continue training a checkpoint on new tasks, optionally mixing old data"
     ),
+    "fit-reader": Verb(
+        "policy.reader:main", "fit a checkpoint's instruction reader for words it never heard (text only)"
+    ),
     "dagger": Verb(
         "policy.dagger:main", "rounds of policy rollouts labelled by the expert (DAgger), then fine-tuning"
     ),

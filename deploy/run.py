@@ -97,7 +97,7 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
     features["observation.state"] = {"names": list(safe.observation_features["state"].names)}
     features["action"] = {"names": list(safe.action_features["action"].names)}
     policy.check_features(features, "robot")
-    policy.encoder.encode(["warm up"])  # load the encoder now, not at the first instruction
+    policy.embed(["warm up"])  # load the encoder (and reader) now, not at the first instruction
     loop = ControlLoop(safe, policy, cfg.loop)
     view_hz = cfg.view_hz if cfg.web else 0
     return RobotSession(safe, loop, view_hz, cfg.record, hold_when_done=cfg.hold_when_done), policy

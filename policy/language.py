@@ -88,7 +88,11 @@ class SentenceEncoder(TextEncoder):
     """A frozen Hugging Face encoder, pooled (see POOLINGS), behind an on-disk embedding cache."""
 
     def __init__(
-        self, name: str = DEFAULT_ENCODER, cache: str | Path | None = None, pooling: str = "mean"
+        self,
+        name: str = DEFAULT_ENCODER,
+        cache: str | Path | None = None,
+        pooling: str = "mean",
+        memory_only: bool = False,  # no disk cache: at run time, rewriting a big one per instruction is slow
     ) -> None:
         check_pooling(pooling)
         self.name, self.pooling = name, pooling
@@ -100,7 +104,8 @@ class SentenceEncoder(TextEncoder):
         self.key = hashlib.sha1(identity.encode()).hexdigest()[:16]
         self.cache_file = Path(cache or cache_dir() / "embeddings") / f"{self.key}.npz"
         self._cache: dict[str, np.ndarray] = {}
-        if self.cache_file.is_file():
+        self.memory_only = memory_only
+        if self.cache_file.is_file() and not memory_only:
             data = np.load(self.cache_file, allow_pickle=False)
             self._cache = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
         self._model = None
@@ -166,7 +171,8 @@ class SentenceEncoder(TextEncoder):
             for i in range(0, len(missing), 256):
                 chunk = missing[i : i + 256]
                 self._cache.update(zip(chunk, self._forward(chunk), strict=True))
-            self._save()
+            if not self.memory_only:
+                self._save()
         return np.stack([self._cache[t] for t in texts])
 
     def _save(self) -> None:

@@ -23,6 +23,7 @@ from sim.suite import TaskSpec, TaskSuite, normalize
 
 @dataclass
 class ParaphraseConfig:
+    base: str | None = None  # a set (conf/paraphrase_sets/<base>.yaml) whose templates and words come first
     templates: dict[str, list[str]] = field(default_factory=dict)  # skill -> extra sentence templates
     words: dict[str, list[str]] = field(default_factory=dict)  # object kind -> extra words for it
 
@@ -30,6 +31,24 @@ class ParaphraseConfig:
 def _valid_names() -> list[str]:
     folder = resources.files("conf") / "paraphrase_sets"
     return sorted(f.name.removesuffix(".yaml") for f in folder.iterdir() if f.name.endswith(".yaml"))
+
+
+def _read(name: str, seen: tuple[str, ...] = ()) -> ParaphraseConfig:
+    """conf/paraphrase_sets/<name>.yaml, with its base's templates and words before its own."""
+    path = resources.files("conf") / "paraphrase_sets" / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"no paraphrases named {name!r}; valid: {', '.join(_valid_names())}")
+    if name in seen:
+        raise ValueError(f"paraphrase sets name each other as base: {' -> '.join([*seen, name])}")
+    merged = OmegaConf.merge(OmegaConf.structured(ParaphraseConfig), OmegaConf.load(str(path)))
+    config: ParaphraseConfig = OmegaConf.to_object(merged)  # type: ignore[assignment]
+    if config.base is None:
+        return config
+    base = _read(config.base, (*seen, name))
+    for own, inherited in ((config.templates, base.templates), (config.words, base.words)):
+        for key, values in inherited.items():
+            own[key] = list(dict.fromkeys([*values, *own.get(key, [])]))
+    return config
 
 
 class Paraphrases:
@@ -61,11 +80,7 @@ class Paraphrases:
     @classmethod
     def load(cls, name: str, suite: TaskSuite, per_task: int = 96) -> Paraphrases:
         """conf/paraphrase_sets/<name>.yaml, validated against `suite`."""
-        path = resources.files("conf") / "paraphrase_sets" / f"{name}.yaml"
-        if not path.is_file():
-            raise ValueError(f"no paraphrases named {name!r}; valid: {', '.join(_valid_names())}")
-        merged = OmegaConf.merge(OmegaConf.structured(ParaphraseConfig), OmegaConf.load(str(path)))
-        return cls(OmegaConf.to_object(merged), suite, per_task)  # type: ignore[arg-type]
+        return cls(_read(name), suite, per_task)
 
     def of(self, task: TaskSpec) -> list[str]:
         """Phrasings of `task` the suite does not have: every template (the suite's and the extra ones)

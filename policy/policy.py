@@ -40,6 +40,7 @@ from policy.layout import POSE_MODES, ActionLayout, check_features, resolve_mode
 from policy.networks import NETWORKS, ResNetConfig, ViTConfig
 from policy.networks.token_pool import TokenPool
 from policy.pose import absolute_targets, chained_targets, start_target
+from policy.reader import InstructionReader, ReaderConfig, token_states
 
 MIN_STD = 1e-3
 EXECUTIONS = ("ensemble", "chunk")
@@ -63,6 +64,9 @@ class PolicyConfig:
     gripper: list[str] | None = None  # open/closed channels; null: names containing "gripper"; []: none
     encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
     pooling: str = "mean"  # of the sentence encoder's tokens: mean | mean+order | tokens (policy/language.py)
+    # Reads instructions for a pooling=mean policy: a correction to the sentence vector fit on text by
+    # `bcz fit-reader` (policy/reader.py); null: the plain sentence vector. Training never uses it.
+    reader: ReaderConfig | None = None
     # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan (measured best with
     # relative actions: 98-100% vs 72-74% on the first rung); ensemble: average every chunk covering the
     # step (ACT's temporal ensembling).
@@ -132,6 +136,12 @@ class Policy(nn.Module):
                     f"pooling=tokens needs {TOKEN_SLOTS} token states per instruction, got {cond_dim}"
                 )
             self.pool = TokenPool(TOKEN_SLOTS, cond_dim // TOKEN_SLOTS)
+        self.reader = None
+        if config.reader is not None:
+            if config.pooling != "mean" or config.encoder == "onehot":
+                raise ValueError("policy.reader reads for a sentence encoder with policy.pooling=mean")
+            self.reader = InstructionReader(config.reader, cond_dim)
+        self._tokens: SentenceEncoder | None = None  # the reader's input: the encoder's token states
         self.task_dim = self.pool.out_dim if self.pool is not None else cond_dim  # what the network reads
         self.net = NETWORKS[config.arch](
             arch_cfg, config.cameras, n_state, self.task_dim, n_action, config.chunk, config.modes
@@ -201,7 +211,21 @@ class Policy(nn.Module):
         return self._encoder
 
     def embed(self, instructions: list[str]) -> torch.Tensor:
-        return torch.as_tensor(self.encoder.encode(instructions), device=self.state_mean.device)
+        """The task vectors the network reads for `instructions` (through the reader when there is one)."""
+        device = self.state_mean.device
+        if self.reader is None:
+            return torch.as_tensor(self.encoder.encode(instructions), device=device)
+        if self._tokens is None:
+            # token states are 32x the sentence vector: a training-sized disk cache of them (hundreds of MB)
+            # would be reread at start and rewritten at every new instruction
+            self._tokens = SentenceEncoder(self.config.encoder, pooling="tokens", memory_only=True)
+        with torch.no_grad():
+            return self.reader.eval()(token_states(self._tokens, instructions).to(device))
+
+    def drop_reader(self) -> None:
+        """Read instructions with the plain sentence vector again: a reader is fit to one suite's tasks,
+        and fine-tuning may teach others (refit it with `bcz fit-reader` after)."""
+        self.reader, self.config.reader = None, None
 
     # ------------------------------------------------------------------ network
     def _inputs(self, images: dict[str, torch.Tensor], state: torch.Tensor) -> tuple[dict, torch.Tensor]:

@@ -108,6 +108,9 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     if resume:
         console.print(f"resuming from {last}")
     elif policy is not None:  # fine-tuning: policy.pooling / policy.modes widen a mean-pooled, one-mode one
+        if policy.reader is not None:
+            log.warning("%s has an instruction reader; fine-tuning drops it (bcz fit-reader)", start_from)
+            policy.drop_reader()
         policy = with_modes(with_pooling(policy, cfg.policy.pooling), cfg.policy.modes)
     if policy is None and cfg.policy.encoder == "onehot":
         cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]

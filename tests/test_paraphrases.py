@@ -36,11 +36,12 @@ def test_paraphrases_are_new_wordings_of_the_same_task(suite):
     assert texts == Paraphrases.load("default", suite).of(task)  # the same draw every time
 
 
-def test_paraphrases_share_no_word_or_template_with_the_unseen_phrasing_benchmark(suite):
+@pytest.mark.parametrize("name", ["default", "wide"])
+def test_paraphrases_share_no_word_or_template_with_the_unseen_phrasing_benchmark(suite, name):
     """The benchmark's new words stay new: no training word shares a stem with one ("ducky" would give
     "duckie" away), and no template is one of its templates."""
     bench = _benchmark()
-    config = Paraphrases.load("default", suite).config
+    config = Paraphrases.load(name, suite).config
     suite_words = {w for o in suite.config.objects.values() for phrase in o.words for w in phrase.split()}
 
     def stems(phrases) -> set[str]:
@@ -96,3 +97,10 @@ def test_training_tells_a_paraphrase_with_its_probability(tiny_dataset, suite, t
         validation = [data._instruction(s, rng, False) for _ in range(50) for s in data.segments]
         assert not extra & set(validation)  # validation is told the suite's phrasings only
     assert told[0.0] == 0.0 and 0.4 < told[0.5] < 0.6
+
+
+def test_a_set_builds_on_its_base(suite):
+    default, wide = Paraphrases.load("default", suite).config, Paraphrases.load("wide", suite).config
+    assert wide.templates == default.templates
+    for kind, words in default.words.items():
+        assert wide.words[kind][: len(words)] == words and len(wide.words[kind]) == len(words) + 12
