@@ -35,7 +35,7 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=6, help="phrasings per task and variant (seeds)")
     args = parser.parse_args()
     policy = Policy.from_pretrained(args.checkpoint)
-    suite = TaskSuite.load(policy.config.reader.suite if policy.config.reader else "default")
+    suite = TaskSuite.load(policy.config.reader.suite if policy.config.reader else policy.config.suite)
     tasks = suite.tasks("train") + suite.tasks("held_out")
     index = {t.id: i for i, t in enumerate(tasks)}
     sentence = SentenceEncoder(policy.config.encoder)

@@ -35,6 +35,10 @@ TOKEN_SLOTS = 32  # tokens kept per instruction with pooling=tokens ([CLS] and [
 VECTORS = {"mean": 1, "mean+order": 2, "tokens": TOKEN_SLOTS}  # hidden-size vectors each pooling hands over
 
 
+class InstructionTooLong(ValueError):
+    """More tokens than TOKEN_SLOTS, for a reader of token states."""
+
+
 def check_pooling(pooling: str, encoder: str = DEFAULT_ENCODER, key: str = "pooling") -> None:
     if pooling not in POOLINGS:
         raise ValueError(f"{key}={pooling!r}; valid: {', '.join(POOLINGS)}")
@@ -145,9 +149,9 @@ class SentenceEncoder(TextEncoder):
         lengths = batch["attention_mask"].sum(1)
         if tokens and int(lengths.max()) > TOKEN_SLOTS:
             text = texts[int(lengths.argmax())]
-            raise ValueError(
-                f"instruction too long: {int(lengths.max())} tokens, a policy with pooling=tokens reads at "
-                f"most {TOKEN_SLOTS} (say it in fewer words): {text[:80]!r}"
+            raise InstructionTooLong(
+                f"instruction too long: {int(lengths.max())} tokens, token states are read for at most "
+                f"{TOKEN_SLOTS} (say it in fewer words): {text[:80]!r}"
             )
         special = batch.pop("special_tokens_mask")
         with torch.no_grad():

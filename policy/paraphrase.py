@@ -37,7 +37,8 @@ def _read(name: str, seen: tuple[str, ...] = ()) -> ParaphraseConfig:
     """conf/paraphrase_sets/<name>.yaml, with its base's templates and words before its own."""
     path = resources.files("conf") / "paraphrase_sets" / f"{name}.yaml"
     if not path.is_file():
-        raise ValueError(f"no paraphrases named {name!r}; valid: {', '.join(_valid_names())}")
+        named = f" (the base of {seen[-1]})" if seen else ""
+        raise ValueError(f"no paraphrases named {name!r}{named}; valid: {', '.join(_valid_names())}")
     if name in seen:
         raise ValueError(f"paraphrase sets name each other as base: {' -> '.join([*seen, name])}")
     merged = OmegaConf.merge(OmegaConf.structured(ParaphraseConfig), OmegaConf.load(str(path)))

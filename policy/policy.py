@@ -40,7 +40,7 @@ from policy.layout import POSE_MODES, ActionLayout, check_features, resolve_mode
 from policy.networks import NETWORKS, ResNetConfig, ViTConfig
 from policy.networks.token_pool import TokenPool
 from policy.pose import absolute_targets, chained_targets, start_target
-from policy.reader import InstructionReader, ReaderConfig, token_states
+from policy.reader import InstructionReader, ReaderConfig, Reading, check_readable
 
 MIN_STD = 1e-3
 EXECUTIONS = ("ensemble", "chunk")
@@ -64,9 +64,7 @@ class PolicyConfig:
     gripper: list[str] | None = None  # open/closed channels; null: names containing "gripper"; []: none
     encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
     pooling: str = "mean"  # of the sentence encoder's tokens: mean | mean+order | tokens (policy/language.py)
-    # Reads instructions for a pooling=mean policy: a correction to the sentence vector fit on text by
-    # `bcz fit-reader` (policy/reader.py); null: the plain sentence vector. Training never uses it.
-    reader: ReaderConfig | None = None
+    reader: ReaderConfig | None = None  # written by `bcz fit-reader` (policy/reader.py), never trained here
     # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan (measured best with
     # relative actions: 98-100% vs 72-74% on the first rung); ensemble: average every chunk covering the
     # step (ACT's temporal ensembling).
@@ -136,12 +134,11 @@ class Policy(nn.Module):
                     f"pooling=tokens needs {TOKEN_SLOTS} token states per instruction, got {cond_dim}"
                 )
             self.pool = TokenPool(TOKEN_SLOTS, cond_dim // TOKEN_SLOTS)
-        self.reader = None
+        self.reader = None  # reads instructions for the network (policy/reader.py); None: the sentence vector
         if config.reader is not None:
-            if config.pooling != "mean" or config.encoder == "onehot":
-                raise ValueError("policy.reader reads for a sentence encoder with policy.pooling=mean")
+            check_readable(config.encoder, config.pooling)
             self.reader = InstructionReader(config.reader, cond_dim)
-        self._tokens: SentenceEncoder | None = None  # the reader's input: the encoder's token states
+        self._reading: Reading | None = None
         self.task_dim = self.pool.out_dim if self.pool is not None else cond_dim  # what the network reads
         self.net = NETWORKS[config.arch](
             arch_cfg, config.cameras, n_state, self.task_dim, n_action, config.chunk, config.modes
@@ -215,17 +212,14 @@ class Policy(nn.Module):
         device = self.state_mean.device
         if self.reader is None:
             return torch.as_tensor(self.encoder.encode(instructions), device=device)
-        if self._tokens is None:
-            # token states are 32x the sentence vector: a training-sized disk cache of them (hundreds of MB)
-            # would be reread at start and rewritten at every new instruction
-            self._tokens = SentenceEncoder(self.config.encoder, pooling="tokens", memory_only=True)
-        with torch.no_grad():
-            return self.reader.eval()(token_states(self._tokens, instructions).to(device))
+        if self._reading is None:
+            self._reading = Reading(self.reader, self.config.encoder, self.encoder.encode)
+        return self._reading(instructions, device)
 
-    def drop_reader(self) -> None:
-        """Read instructions with the plain sentence vector again: a reader is fit to one suite's tasks,
-        and fine-tuning may teach others (refit it with `bcz fit-reader` after)."""
-        self.reader, self.config.reader = None, None
+    def set_reader(self, reader: InstructionReader | None, config: ReaderConfig | None) -> None:
+        """Read instructions through `reader` (None: the plain sentence vector; fine-tuning drops it, as it
+        was fit to one suite's tasks and fine-tuning may teach others: refit it with `bcz fit-reader`)."""
+        self.reader, self.config.reader, self._reading = reader, config, None
 
     # ------------------------------------------------------------------ network
     def _inputs(self, images: dict[str, torch.Tensor], state: torch.Tensor) -> tuple[dict, torch.Tensor]:

@@ -16,10 +16,13 @@ phrasings, which it never saw, say whether it composes what it learned. The poli
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from omegaconf import OmegaConf
@@ -28,9 +31,11 @@ from rich.table import Table
 from torch import nn
 
 from conf.checks import at_least, positive
-from policy.language import TOKEN_SLOTS, SentenceEncoder, unit_mean
+from policy.language import TOKEN_SLOTS, InstructionTooLong, SentenceEncoder, unit_mean
 from policy.paraphrase import Paraphrases
 from sim.suite import TaskSpec, TaskSuite
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -38,7 +43,7 @@ class ReaderConfig:
     width: int = 256  # the transformer's width (128 read new words worse: README, Language)
     layers: int = 2  # transformer layers over the token states
     heads: int = 4  # attention heads per layer
-    suite: str = "default"  # whose tasks it learns to read (train tasks only) and whose phrasings it aims at
+    suite: str | None = None  # whose tasks it reads (train tasks only) and aims at; null: the policy's suite
     paraphrase_set: str = "wide"  # conf/paraphrase_sets/<name>.yaml: the other phrasings it is fit on
     per_task: int = 96  # of those, at most this many per train task (drawn the same way every time)
     steps: int = 2000  # optimizer steps (~12 min on 2 CPU cores)
@@ -70,13 +75,51 @@ class InstructionReader(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        present = tokens.abs().sum(-1) > 0
-        present[:, 0] = True  # [CLS] is always there
+        present = present_rows(tokens)
         length = int(present.sum(1).max())  # rows past the longest instruction are padding for all
         tokens, present = tokens[:, :length], present[:, :length]
         h = self.body(self.proj(tokens) + self.place[:, :length], src_key_padding_mask=~present)
         read = unit_mean(h, present.to(h.dtype))
-        return F.normalize(unit_mean(tokens, present.to(tokens.dtype)) + self.out(read), dim=-1)
+        return F.normalize(sentence_vector(tokens) + self.out(read), dim=-1)
+
+
+def present_rows(tokens: torch.Tensor) -> torch.Tensor:
+    """(B, T) True where a token is: the encoder writes padding as zero rows; [CLS] is always there."""
+    present = tokens.abs().sum(-1) > 0
+    present[:, 0] = True
+    return present
+
+
+def sentence_vector(tokens: torch.Tensor) -> torch.Tensor:
+    """The plain (mean-pooled, unit) sentence vector of (B, T, D) token states."""
+    return unit_mean(tokens, present_rows(tokens).to(tokens.dtype))
+
+
+def check_readable(encoder: str, pooling: str) -> None:
+    if pooling != "mean" or encoder == "onehot":
+        raise ValueError(
+            f"an instruction reader reads for a sentence encoder with pooling=mean, not encoder={encoder} "
+            f"pooling={pooling}"
+        )
+
+
+class Reading:
+    """A policy's way into its reader: token states (kept in memory: a training-sized disk cache of them,
+    hundreds of MB, would be reread at start and rewritten at every new instruction) through the reader;
+    an instruction too long for its TOKEN_SLOTS places gets the plain sentence vector instead."""
+
+    def __init__(self, reader: InstructionReader, encoder: str, plain: Callable[[list[str]], np.ndarray]):
+        self.reader, self.plain = reader, plain
+        self.tokens = SentenceEncoder(encoder, pooling="tokens", memory_only=True)
+
+    @torch.no_grad()
+    def __call__(self, instructions: list[str], device: torch.device) -> torch.Tensor:
+        try:
+            states = token_states(self.tokens, instructions)
+        except InstructionTooLong as e:
+            log.warning("%s; read without the instruction reader", e)
+            return torch.as_tensor(self.plain(instructions), device=device)
+        return self.reader.eval()(states.to(device))
 
 
 def token_states(encoder: SentenceEncoder, texts: list[str]) -> torch.Tensor:
@@ -98,10 +141,10 @@ def fit_reader(encoder_name: str, config: ReaderConfig, console: Console) -> tup
     plain sentence vector) lands nearest its own task, on what it was fit on and on the held-out tasks'
     suite phrasings, which it never saw (`nearest_task`)."""
     torch.manual_seed(config.seed)
-    suite = TaskSuite.load(config.suite)
+    suite = TaskSuite.load(config.suite or "default")
     paraphrases = Paraphrases.load(config.paraphrase_set, suite, config.per_task)
     means = SentenceEncoder(encoder_name)
-    tokens = SentenceEncoder(encoder_name, pooling="tokens")
+    tokens = SentenceEncoder(encoder_name, pooling="tokens", memory_only=True)  # 0.6 GB on disk otherwise
     train, held_out = suite.tasks("train"), suite.tasks("held_out")
     targets = suite_vectors(means, suite, train + held_out)
     texts, labels = [], []
@@ -142,7 +185,7 @@ def fit_reader(encoder_name: str, config: ReaderConfig, console: Console) -> tup
     with torch.no_grad():
         report = {
             name: {
-                "sentence vector": nearest_task(unit_mean(x, (x.abs().sum(-1) > 0).to(x.dtype)), y, targets),
+                "sentence vector": nearest_task(sentence_vector(x), y, targets),
                 "reader": nearest_task(reader(x), y, targets),
             }
             for name, (x, y) in rows.items()
@@ -168,7 +211,7 @@ def report_table(report: Report, tasks: int) -> Table:
 @dataclass
 class FitReaderConfig:
     checkpoint: str = ""  # the policy to read instructions for (a sentence encoder, policy.pooling=mean)
-    output_dir: str = ""  # where that policy is written with its reader (may be the checkpoint itself)
+    output_dir: str = ""  # a new directory: the checkpoint's config and weights, plus the reader
     reader: ReaderConfig = field(default_factory=ReaderConfig)
 
 
@@ -180,17 +223,19 @@ def main(cfg) -> None:
             "bcz fit-reader needs checkpoint=PATH (a policy) and output_dir=PATH (where it is written "
             "with its reader)"
         )
+    if Path(config.output_dir).resolve() == Path(config.checkpoint).resolve():
+        raise ValueError(
+            f"output_dir={config.output_dir} is the checkpoint itself; write the policy with its reader to "
+            "a new directory (the checkpoint's evaluation and training state describe it without one)"
+        )
     from policy.policy import Policy  # the policy module builds readers; this verb only fits one
 
     policy = Policy.from_pretrained(config.checkpoint)
-    if policy.config.pooling != "mean" or policy.config.encoder == "onehot":
-        raise ValueError(
-            f"{config.checkpoint} reads instructions with encoder={policy.config.encoder} "
-            f"pooling={policy.config.pooling}; a reader is fit for a sentence encoder with pooling=mean"
-        )
+    check_readable(policy.config.encoder, policy.config.pooling)
+    config.reader.suite = config.reader.suite or policy.config.suite
     console, start = Console(), time.monotonic()
-    policy.reader, report = fit_reader(policy.config.encoder, config.reader, console)
-    policy.config.reader = config.reader
+    reader, report = fit_reader(policy.config.encoder, config.reader, console)
+    policy.set_reader(reader, config.reader)
     kept = {k: v for k, v in policy.meta.items() if k not in ("format", "cond_dim", "policy")}
     fit = {"from": config.checkpoint, "seconds": round(time.monotonic() - start), "nearest_task": report}
     policy.save_pretrained(Path(config.output_dir), {**kept, "reader_fit": fit})

@@ -101,6 +101,8 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
     suite = TaskSuite.load(cfg.policy.suite)
+    if cfg.policy.reader is not None:
+        raise ValueError("policy.reader is fit by `bcz fit-reader` on a trained policy, not by training")
     last = output_dir / "checkpoints" / "last"
     resume = (last / "train_state.pt").is_file()  # an interrupted run: continue where it stopped
     start_from = last if resume else cfg.init_from
@@ -110,7 +112,7 @@ def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) ->
     elif policy is not None:  # fine-tuning: policy.pooling / policy.modes widen a mean-pooled, one-mode one
         if policy.reader is not None:
             log.warning("%s has an instruction reader; fine-tuning drops it (bcz fit-reader)", start_from)
-            policy.drop_reader()
+            policy.set_reader(None, None)
         policy = with_modes(with_pooling(policy, cfg.policy.pooling), cfg.policy.modes)
     if policy is None and cfg.policy.encoder == "onehot":
         cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]

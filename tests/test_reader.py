@@ -11,7 +11,7 @@ from rich.console import Console
 
 from policy.language import DEFAULT_ENCODER, SentenceEncoder
 from policy.policy import Policy
-from policy.reader import ReaderConfig, fit_reader, token_states
+from policy.reader import InstructionReader, ReaderConfig, fit_reader, sentence_vector, token_states
 from policy.train import train
 from tests.conftest import tiny_train_config
 from tests.test_cli import bcz
@@ -29,6 +29,17 @@ def test_the_reader_learns_which_task_a_phrasing_names_and_composes_held_out_one
     # tasks it never read (held-out combinations) come out as their suite phrasings' vector too
     assert held_out["reader"][0] > held_out["sentence vector"][0] and held_out["reader"][0] > 0.97
     assert not reader.training
+
+
+def test_an_unfit_reader_reads_the_plain_sentence_vector():
+    """Its correction starts at zero: what it has not learned to read keeps its own meaning."""
+    tokens = token_states(
+        SentenceEncoder(pooling="tokens"), ["pick up the red block", "topple the blue flask"]
+    )
+    reader = InstructionReader(ReaderConfig(width=32, heads=2), tokens.shape[-1]).eval()
+    plain = torch.as_tensor(SentenceEncoder().encode(["pick up the red block", "topple the blue flask"]))
+    torch.testing.assert_close(reader(tokens), plain, atol=1e-5, rtol=0)
+    torch.testing.assert_close(sentence_vector(tokens), plain, atol=1e-5, rtol=0)
 
 
 def test_a_checkpoint_reads_through_its_reader_and_fine_tuning_drops_it(
@@ -51,18 +62,30 @@ def test_a_checkpoint_reads_through_its_reader_and_fine_tuning_drops_it(
     torch.testing.assert_close(vectors, read.reader(tokens))
     torch.testing.assert_close(vectors.norm(dim=1), torch.ones(2))
     assert not torch.allclose(vectors, plain.embed(said))  # it does read differently
+    rambling = " ".join(["please"] * 20) + " pick up the blue block and then hold it there for a while"
+    torch.testing.assert_close(
+        read.embed([rambling]), plain.embed([rambling])
+    )  # too long: the sentence vector
 
     tuned = train(tiny_train_config(tiny_dataset, init_from=str(out), max_steps=2), tmp_path / "tuned")
     again = Policy.from_pretrained(tuned["checkpoint"])
     assert again.reader is None and again.config.reader is None  # fit for one suite's tasks, not new ones
 
 
-def test_bad_reader_requests_are_one_line_errors(tiny_checkpoint, tmp_path):
+def test_bad_reader_requests_are_one_line_errors(tiny_checkpoint, tiny_dataset, tmp_path):
     done = bcz("fit-reader", f"checkpoint={tiny_checkpoint}")
     assert done.returncode == 2 and "needs checkpoint=PATH" in done.stderr and "Traceback" not in done.stderr
+    done = bcz("fit-reader", f"checkpoint={tiny_checkpoint}", f"output_dir={tiny_checkpoint}")
+    assert done.returncode == 2 and "is the checkpoint itself" in done.stderr
     done = bcz("fit-reader", f"checkpoint={tiny_checkpoint}", f"output_dir={tmp_path}", "reader.width=30")
     assert done.returncode == 2 and "reader.width=30 must be a multiple of reader.heads=4" in done.stderr
     config = copy.deepcopy(Policy.from_pretrained(tiny_checkpoint).config)
     config.pooling, config.reader = "tokens", ReaderConfig()
-    with pytest.raises(ValueError, match=r"reader reads for a sentence encoder with policy\.pooling=mean"):
+    with pytest.raises(
+        ValueError, match=r"reads for a sentence encoder with pooling=mean, not .* pooling=tokens"
+    ):
         Policy(config, 384 * 32)
+    cfg = tiny_train_config(tiny_dataset)
+    cfg.policy.reader = ReaderConfig()
+    with pytest.raises(ValueError, match=r"policy\.reader is fit by `bcz fit-reader`"):
+        train(cfg, tmp_path / "run")
