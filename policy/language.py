@@ -52,6 +52,19 @@ def unit_mean(hidden, weights):
     return pooled / pooled.norm(dim=-1, keepdim=True).clamp(min=1e-12)
 
 
+def present_rows(tokens):
+    """(B, T) True where a pooling=tokens encoder wrote a token: it writes padding as zero rows, and
+    [CLS] is always there, so no instruction is all padding."""
+    present = tokens.abs().sum(-1) > 0
+    present[:, 0] = True
+    return present
+
+
+def sentence_vector(tokens):
+    """The plain (mean-pooled, unit) sentence vector of (B, T, D) token states."""
+    return unit_mean(tokens, present_rows(tokens).to(tokens.dtype))
+
+
 class TextEncoder(abc.ABC):
     name: str
     dim: int

@@ -31,7 +31,14 @@ from rich.table import Table
 from torch import nn
 
 from conf.checks import at_least, positive
-from policy.language import TOKEN_SLOTS, InstructionTooLong, SentenceEncoder, unit_mean
+from policy.language import (
+    TOKEN_SLOTS,
+    InstructionTooLong,
+    SentenceEncoder,
+    present_rows,
+    sentence_vector,
+    unit_mean,
+)
 from policy.paraphrase import Paraphrases
 from sim.suite import TaskSpec, TaskSuite
 
@@ -81,18 +88,6 @@ class InstructionReader(nn.Module):
         h = self.body(self.proj(tokens) + self.place[:, :length], src_key_padding_mask=~present)
         read = unit_mean(h, present.to(h.dtype))
         return F.normalize(sentence_vector(tokens) + self.out(read), dim=-1)
-
-
-def present_rows(tokens: torch.Tensor) -> torch.Tensor:
-    """(B, T) True where a token is: the encoder writes padding as zero rows; [CLS] is always there."""
-    present = tokens.abs().sum(-1) > 0
-    present[:, 0] = True
-    return present
-
-
-def sentence_vector(tokens: torch.Tensor) -> torch.Tensor:
-    """The plain (mean-pooled, unit) sentence vector of (B, T, D) token states."""
-    return unit_mean(tokens, present_rows(tokens).to(tokens.dtype))
 
 
 def check_readable(encoder: str, pooling: str) -> None:

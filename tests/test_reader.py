@@ -9,9 +9,9 @@ import pytest
 import torch
 from rich.console import Console
 
-from policy.language import DEFAULT_ENCODER, SentenceEncoder
+from policy.language import DEFAULT_ENCODER, SentenceEncoder, sentence_vector
 from policy.policy import Policy
-from policy.reader import InstructionReader, ReaderConfig, fit_reader, sentence_vector, token_states
+from policy.reader import InstructionReader, ReaderConfig, fit_reader, token_states
 from policy.train import train
 from tests.conftest import tiny_train_config
 from tests.test_cli import bcz

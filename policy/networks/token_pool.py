@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from policy.language import unit_mean
+from policy.language import present_rows, sentence_vector
 
 
 class TokenPool(nn.Module):
@@ -32,9 +32,8 @@ class TokenPool(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         b = tokens.shape[0]
         states = tokens.reshape(b, self.slots, self.dim)
-        present = states.abs().sum(-1) > 0  # (B, slots): the encoder writes padding as zero rows
-        present[:, 0] = True  # [CLS] is always there; no row is all padding
-        mean = unit_mean(states, present.to(states.dtype))  # the usual sentence vector
+        present = present_rows(states)  # (B, slots)
+        mean = sentence_vector(states)  # the usual sentence vector
         keys = self.proj(states) + self.place
         queries = self.queries.expand(b, -1, -1)
         read = self.attn(queries, keys, keys, key_padding_mask=~present, need_weights=False)[0]
