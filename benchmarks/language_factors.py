@@ -20,7 +20,7 @@ import torch
 from language_roles import probe
 from rich.console import Console
 from rich.table import Table
-from unseen_phrasings import VARIANTS, phrasings
+from unseen_phrasings import VARIANTS, variant_phrasings
 
 from policy.evaluate import EvalConfig
 from policy.language import SentenceEncoder
@@ -75,9 +75,7 @@ def main() -> None:
         table.add_column(col, justify="left" if col in ("instructions", "split") else "right")
     held_out = {t.id for t in suite.tasks("held_out")}
     for variant, name in enumerate(VARIANTS):
-        episodes = phrasings(suite, args.episodes, EvalConfig().seed, new_words=variant == 2)
-        if variant == 0:  # one of the suite's own phrasings per episode, drawn from its seed
-            episodes = [(t, suite.instruction(t, np.random.default_rng(s)), s) for t, _, s in episodes]
+        episodes = variant_phrasings(suite, args.episodes, EvalConfig().seed, variant)
         said = [text for _, text, _ in episodes]
         truth = [factors(task) for task, _, _ in episodes]
         split = ["held-out" if task.id in held_out else "train" for task, _, _ in episodes]

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 
-import numpy as np
 import torch
 from rich.console import Console
 from rich.table import Table
-from unseen_phrasings import VARIANTS, phrasings
+from unseen_phrasings import VARIANTS, variant_phrasings
 
 from policy.evaluate import EvalConfig
 from policy.language import SentenceEncoder
@@ -47,9 +46,7 @@ def main() -> None:
     for col in ("instructions", "split", "n", "sentence vector", "checkpoint"):
         table.add_column(col, justify="left" if col in ("instructions", "split") else "right")
     for variant, name in enumerate(VARIANTS):
-        episodes = phrasings(suite, args.episodes, EvalConfig().seed, new_words=variant == 2)
-        if variant == 0:  # one of the suite's own phrasings per episode, drawn from its seed
-            episodes = [(t, suite.instruction(t, np.random.default_rng(s)), s) for t, _, s in episodes]
+        episodes = variant_phrasings(suite, args.episodes, EvalConfig().seed, variant)
         said = [text for _, text, _ in episodes]
         labels = torch.tensor([index[task.id] for task, _, _ in episodes])
         plain = torch.as_tensor(sentence.encode(said))

@@ -88,6 +88,17 @@ def phrasings(suite: TaskSuite, episodes: int, seed: int, new_words: bool) -> li
     ]
 
 
+def variant_phrasings(
+    suite: TaskSuite, episodes: int, seed: int, variant: int
+) -> list[tuple[TaskSpec, str, int]]:
+    """`phrasings` for VARIANTS[variant], for the simulator-free benchmarks; the suite's phrasings (0) are
+    one of the suite's own per episode, drawn from its seed (not necessarily the one `bcz eval` draws)."""
+    told = phrasings(suite, episodes, seed, new_words=variant == 2)
+    if variant == 0:
+        return [(t, suite.instruction(t, np.random.default_rng(s)), s) for t, _, s in told]
+    return told
+
+
 def episode_file(suite: TaskSuite, path: Path, episodes: int, seed: int, new_words: bool) -> None:
     """`phrasings` as a `bcz eval` episode file."""
     lines = [
