@@ -25,7 +25,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from policy_ladder import BCZ, RUNGS, Rung, collect, evaluate, quoted, rate, run
+from policy_ladder import BCZ, RUNGS, Rung, collect, evaluate, quoted, rate
 from rich.console import Console
 from rich.table import Table
 
@@ -142,7 +142,7 @@ def dagger_arms(args, rung: Rung, demos: Path, runs: Path, console: Console) -> 
 
 def relabel_data(args) -> tuple[Rung, Path]:
     rung = Rung("put_in_all", RELABEL_DATA, args.relabel_demos, 0, args.relabel_episodes, RELABEL_EVAL)
-    rung.relabel = True
+    rung.relabel = True  # collect() relabels the demonstrations once
     return rung, args.root / "datasets" / f"comparison_{rung.name}_{rung.episodes}"
 
 
@@ -151,8 +151,6 @@ def start_relabel_arms(args, steps: int, console: Console) -> tuple[Path, list]:
     step budget: scoring the other arms on the same cores meanwhile does not change the outcome)."""
     rung, demos = relabel_data(args)
     collect(rung, demos, console)
-    if not (demos / "meta" / "labels.parquet").is_file():  # the recipe relabels (here: no new labels)
-        run([*BCZ, "relabel", f"dataset={demos}"], demos.parent / f"{demos.name}.relabel.log")
     runs = args.root / "runs" / "comparison" / f"{demos.name}_{steps}steps"
     jobs = []
     for arm, flag in RELABEL_ARMS.items():
@@ -202,11 +200,10 @@ def main() -> None:
     console = Console()
     rung = RUNGS[2]
     rung.episodes = args.demos
+    rung.relabel = True  # the recipe relabels (on these pick_up demos it finds no new labels)
     name = f"{rung.name}_{rung.episodes}"
     demos = args.root / "datasets" / f"ladder_{name}"
     collect(rung, demos, console)
-    if not (demos / "meta" / "labels.parquet").is_file():  # the recipe relabels (here: no new labels)
-        run([*BCZ, "relabel", f"dataset={demos}"], demos.parent / f"{demos.name}.relabel.log")
     runs = args.root / "runs" / "comparison" / f"{name}_{args.minutes:g}min"
     rows = train_arms(args, demos, runs, console)
     relabel_runs, relabel_procs = None, []

@@ -95,14 +95,14 @@ def quoted(tasks: list[str]) -> str:
 
 
 def collect(rung: Rung, dataset: Path, console: Console) -> None:
-    if (dataset / "meta" / "info.json").is_file():
-        return
-    console.print(f"collecting {rung.episodes} episodes -> {dataset}")
-    cmd = [*BCZ, "collect", f"episodes={rung.episodes}", f"output={dataset}", *rung.env]
-    if rung.tasks:
-        cmd.append(f"tasks={quoted(rung.tasks)}")
-    run(cmd, dataset.parent / f"{dataset.name}.collect.log")
-    if rung.relabel:
+    """The rung's demonstrations, collected once; relabelled too (once) when the rung relabels."""
+    if not (dataset / "meta" / "info.json").is_file():
+        console.print(f"collecting {rung.episodes} episodes -> {dataset}")
+        cmd = [*BCZ, "collect", f"episodes={rung.episodes}", f"output={dataset}", *rung.env]
+        if rung.tasks:
+            cmd.append(f"tasks={quoted(rung.tasks)}")
+        run(cmd, dataset.parent / f"{dataset.name}.collect.log")
+    if rung.relabel and not (dataset / "meta" / "labels.parquet").is_file():
         run([*BCZ, "relabel", f"dataset={dataset}"], dataset.parent / f"{dataset.name}.relabel.log")
 
 
