@@ -2,7 +2,10 @@
 
 Videos are decoded on first use into a cache directory (raw uint8 arrays, one per camera) and the
 numeric columns into .npy files; later runs map them in milliseconds, and a dataset that grew (a
-resumed collection) only has its new episodes decoded. Training then reads frames at memory speed
+resumed collection) only has its new episodes decoded. Runs started together on one dataset build
+its cache one at a time (a lock file): two appending to one file at once interleave their frames,
+and every image then belongs to another frame's actions. A cache whose image files do not hold
+exactly the dataset's frames is rebuilt. Training then reads frames at memory speed
 instead of waiting on a video decoder. Normalization statistics come from meta/stats.json.
 
 The cache lives under the user's cache directory (`$BCZ_CACHE`, else `$XDG_CACHE_HOME/bcz`, else
@@ -12,6 +15,7 @@ may be read-only or shared) unless a `cache_dir` there is asked for.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -51,7 +55,9 @@ class FrameCache:
             k for k, f in self.reader.features.items() if f["dtype"] in NUMERIC
         ]
         self.fingerprints = [_fingerprint(row) for row in self.reader.episodes]
-        self._update(progress)
+        with open(self.dir / "build.lock", "w") as lock:  # one builder at a time; the others wait, then map
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._update(progress)
         n = self.reader.num_frames
         self.images: dict[str, np.ndarray] = {}
         for key in self.reader.video_keys:
@@ -80,12 +86,22 @@ class FrameCache:
     def _image_file(self, key: str) -> Path:
         return self.dir / f"{key}.u8"
 
+    def _frame_bytes(self, key: str) -> int:
+        return int(np.prod(self.reader.features[key]["shape"]))
+
     def _manifest(self) -> list[str]:
+        """The fingerprints of the episodes cached, in order; [] when the image files disagree with it."""
         path = self.dir / "manifest.json"
         try:
-            return json.loads(path.read_text())["episodes"]
+            cached = json.loads(path.read_text())["episodes"]
         except (OSError, json.JSONDecodeError, KeyError):
             return []
+        frames = sum(int(row["length"]) for row in self.reader.episodes[: len(cached)])
+        for key in self.reader.video_keys:  # images of a complete build: exactly these frames, no more
+            image = self._image_file(key)
+            if not image.is_file() or image.stat().st_size != frames * self._frame_bytes(key):
+                return []
+        return cached
 
     def _update(self, progress: bool) -> None:
         """Decode the episodes not cached yet; rebuild from scratch if cached episodes changed."""
@@ -96,13 +112,11 @@ class FrameCache:
             (self.dir / f"{c}.npy").exists() for c in self.column_names
         ):
             return
-        start = int(self.reader.episodes[len(cached)]["dataset_from_index"]) if cached else 0
-        for (
-            key
-        ) in self.reader.video_keys:  # drop frames past the last complete episode (an interrupted build)
+        start = sum(int(row["length"]) for row in self.reader.episodes[: len(cached)])  # frames kept
+        for key in self.reader.video_keys:  # keep the cached episodes' frames only (none, when rebuilding)
             path = self._image_file(key)
             with open(path, "ab") as f:
-                f.truncate(start * int(np.prod(self.reader.features[key]["shape"])))
+                f.truncate(start * self._frame_bytes(key))
         todo = range(len(cached), len(self.fingerprints))
         with Progress(disable=not progress, transient=True) as bar:
             task = bar.add_task(f"decoding {len(todo)} episodes into {self.dir}", total=len(todo))

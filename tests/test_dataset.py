@@ -182,6 +182,57 @@ def test_frame_cache_decodes_once_and_extends(tmp_path):
     )
 
 
+def _build_cache_slowly(root: str, cache_dir: str) -> None:
+    """Build a frame cache with a slow video decoder, so that two builders started together overlap."""
+    decode = DatasetReader.video
+
+    def slow(self, index: int, key: str) -> np.ndarray:
+        time.sleep(0.1)
+        return decode(self, index, key)
+
+    DatasetReader.video = slow
+    FrameCache(root, cache_dir, progress=False)
+
+
+def _assert_cache_matches_videos(root, cache: FrameCache) -> None:
+    reader, key = DatasetReader(root), "observation.images.front"
+    for ep in range(reader.num_episodes):
+        start, length = cache.episode_starts[ep], cache.episode_lengths[ep]
+        np.testing.assert_array_equal(cache.images[key][start : start + length], reader.video(ep, key))
+
+
+def test_frame_cache_built_by_runs_started_together_keeps_each_frame_its_image(tmp_path):
+    """Two trainings on one dataset build its cache one at a time: appending together interleaved
+    their frames, and every image then belonged to another frame's actions."""
+    import multiprocessing
+
+    root, cache_dir = tmp_path / "ds", tmp_path / "cache"
+    write(root, range(8))
+    context = multiprocessing.get_context("spawn")
+    builders = [context.Process(target=_build_cache_slowly, args=(str(root), str(cache_dir))) for _ in range(2)]
+    for b in builders:
+        b.start()
+    for b in builders:
+        b.join(60)
+    assert [b.exitcode for b in builders] == [0, 0]
+    images = np.fromfile(cache_dir / "observation.images.front.u8", np.uint8)  # as the builders left it
+    assert images.size == 96 * 32 * 32 * 3
+    reader = DatasetReader(root)
+    videos = [reader.video(ep, "observation.images.front") for ep in range(8)]
+    np.testing.assert_array_equal(images.reshape(96, 32, 32, 3), np.concatenate(videos))
+
+
+def test_frame_cache_with_more_frames_than_its_dataset_is_rebuilt(tmp_path):
+    root, cache_dir = tmp_path / "ds", tmp_path / "cache"
+    write(root, range(3))
+    FrameCache(root, cache_dir, progress=False)
+    images = cache_dir / "observation.images.front.u8"
+    images.write_bytes(images.read_bytes() * 2)  # what two builders appending at once left behind
+    cache = FrameCache(root, cache_dir, progress=False)
+    assert images.stat().st_size == 36 * 32 * 32 * 3
+    _assert_cache_matches_videos(root, cache)
+
+
 def test_corrupt_metadata_file_loses_only_its_group(tmp_path, monkeypatch):
     import data_collection.layout as layout
     import data_collection.writer as writer_module
