@@ -209,7 +209,9 @@ def test_frame_cache_built_by_runs_started_together_keeps_each_frame_its_image(t
     root, cache_dir = tmp_path / "ds", tmp_path / "cache"
     write(root, range(8))
     context = multiprocessing.get_context("spawn")
-    builders = [context.Process(target=_build_cache_slowly, args=(str(root), str(cache_dir))) for _ in range(2)]
+    builders = [
+        context.Process(target=_build_cache_slowly, args=(str(root), str(cache_dir))) for _ in range(2)
+    ]
     for b in builders:
         b.start()
     for b in builders:
