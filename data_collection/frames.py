@@ -19,6 +19,8 @@ import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -55,23 +57,22 @@ class FrameCache:
             k for k, f in self.reader.features.items() if f["dtype"] in NUMERIC
         ]
         self.fingerprints = [_fingerprint(row) for row in self.reader.episodes]
-        with open(self.dir / "build.lock", "w") as lock:  # one builder at a time; the others wait, then map
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self._build_lock():  # one builder at a time; the others wait, then map what it built
             self._update(progress)
-        n = self.reader.num_frames
-        self.images: dict[str, np.ndarray] = {}
-        for key in self.reader.video_keys:
-            h, w, c = self.reader.features[key]["shape"]
-            self.images[key] = (
-                np.memmap(self._image_file(key), np.uint8, "r", shape=(n, h, w, c))
+            n = self.reader.num_frames
+            self.images: dict[str, np.ndarray] = {}
+            for key in self.reader.video_keys:
+                h, w, c = self.reader.features[key]["shape"]
+                self.images[key] = (
+                    np.memmap(self._image_file(key), np.uint8, "r", shape=(n, h, w, c))
+                    if n
+                    else np.zeros((0, h, w, c), np.uint8)
+                )
+            self.columns = (
+                {name: np.load(self.dir / f"{name}.npy", mmap_mode="r") for name in self.column_names}
                 if n
-                else np.zeros((0, h, w, c), np.uint8)
+                else {}
             )
-        self.columns = (
-            {name: np.load(self.dir / f"{name}.npy", mmap_mode="r") for name in self.column_names}
-            if n
-            else {}
-        )
         lengths = np.array([row["length"] for row in self.reader.episodes], dtype=np.int64)
         self.episode_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
         self.episode_lengths = lengths
@@ -85,6 +86,15 @@ class FrameCache:
 
     def _image_file(self, key: str) -> Path:
         return self.dir / f"{key}.u8"
+
+    @contextmanager
+    def _build_lock(self) -> Iterator[None]:
+        """Held while the cache is checked, built and mapped; a cache directory this user cannot
+        write (a shared, already built one) is read without it."""
+        with ExitStack() as held:
+            with suppress(OSError):
+                fcntl.flock(held.enter_context(open(self.dir / "build.lock", "w")), fcntl.LOCK_EX)
+            yield
 
     def _frame_bytes(self, key: str) -> int:
         return int(np.prod(self.reader.features[key]["shape"]))
@@ -133,8 +143,10 @@ class FrameCache:
             frames = self.reader.frames(index)
             for c in self.column_names:
                 columns[c].append(frames[c])
-        for c in self.column_names:
-            np.save(self.dir / f"{c}.npy", np.concatenate(columns[c]) if columns[c] else np.zeros(0))
+        for c in self.column_names:  # a new file under the name: runs that mapped the old one keep it
+            with open(self.dir / f"{c}.npy.tmp", "wb") as f:
+                np.save(f, np.concatenate(columns[c]) if columns[c] else np.zeros(0))
+            os.replace(self.dir / f"{c}.npy.tmp", self.dir / f"{c}.npy")
         tmp = self.dir / "manifest.json.tmp"
         tmp.write_text(json.dumps({"episodes": self.fingerprints}))
         os.replace(tmp, self.dir / "manifest.json")
