@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
-from data_collection.dataset import NUMERIC, DatasetReader
+from data_collection.dataset import NUMERIC, DatasetReader, atomic_write, write_json
 from data_collection.stats import Stats
 
 
@@ -57,6 +57,8 @@ class FrameCache:
             k for k, f in self.reader.features.items() if f["dtype"] in NUMERIC
         ]
         self.fingerprints = [_fingerprint(row) for row in self.reader.episodes]
+        self.episode_lengths = np.array([row["length"] for row in self.reader.episodes], dtype=np.int64)
+        self.episode_starts = np.concatenate([[0], np.cumsum(self.episode_lengths)[:-1]]).astype(np.int64)
         with self._build_lock():  # one builder at a time; the others wait, then map what it built
             self._update(progress)
             n = self.reader.num_frames
@@ -73,9 +75,6 @@ class FrameCache:
                 if n
                 else {}
             )
-        lengths = np.array([row["length"] for row in self.reader.episodes], dtype=np.int64)
-        self.episode_starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        self.episode_lengths = lengths
 
     def __len__(self) -> int:
         return self.reader.num_frames
@@ -106,7 +105,7 @@ class FrameCache:
             cached = json.loads(path.read_text())["episodes"]
         except (OSError, json.JSONDecodeError, KeyError):
             return []
-        frames = sum(int(row["length"]) for row in self.reader.episodes[: len(cached)])
+        frames = int(self.episode_lengths[: len(cached)].sum())
         for key in self.reader.video_keys:  # images of a complete build: exactly these frames, no more
             image = self._image_file(key)
             if not image.is_file() or image.stat().st_size != frames * self._frame_bytes(key):
@@ -122,7 +121,7 @@ class FrameCache:
             (self.dir / f"{c}.npy").exists() for c in self.column_names
         ):
             return
-        start = sum(int(row["length"]) for row in self.reader.episodes[: len(cached)])  # frames kept
+        start = int(self.episode_lengths[: len(cached)].sum())  # frames kept
         for key in self.reader.video_keys:  # keep the cached episodes' frames only (none, when rebuilding)
             path = self._image_file(key)
             with open(path, "ab") as f:
@@ -144,9 +143,6 @@ class FrameCache:
             for c in self.column_names:
                 columns[c].append(frames[c])
         for c in self.column_names:  # a new file under the name: runs that mapped the old one keep it
-            with open(self.dir / f"{c}.npy.tmp", "wb") as f:
-                np.save(f, np.concatenate(columns[c]) if columns[c] else np.zeros(0))
-            os.replace(self.dir / f"{c}.npy.tmp", self.dir / f"{c}.npy")
-        tmp = self.dir / "manifest.json.tmp"
-        tmp.write_text(json.dumps({"episodes": self.fingerprints}))
-        os.replace(tmp, self.dir / "manifest.json")
+            array = np.concatenate(columns[c]) if columns[c] else np.zeros(0)
+            atomic_write(self.dir, f"{c}.npy", lambda path, array=array: np.save(path, array))
+        write_json(self.dir, "manifest.json", {"episodes": self.fingerprints})
