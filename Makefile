@@ -27,9 +27,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: setup  ## the README's benchmark tables (about 25 minutes; policy_speed needs datasets/tabletop)
+bench: setup  ## the README's benchmark tables (about 45 minutes; policy_speed needs datasets/tabletop)
 	$(BIN)/python benchmarks/expert_success.py --episodes 100
 	$(BIN)/python benchmarks/expert_success.py --episodes 50 --dart 0.003
+	$(BIN)/python benchmarks/expert_chains.py --chains 100
 	$(BIN)/python benchmarks/sim_speed.py
 	$(BIN)/python benchmarks/collection.py --episodes 40
 	$(BIN)/python benchmarks/dataset_io.py --episodes 30

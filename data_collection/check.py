@@ -241,6 +241,7 @@ def repair(report: Report) -> Path:
         videos = {k: (root / video_path(k, index)).read_bytes() for k in video_keys(features)}
         fields = {k[len(BCZ) :]: v for k, v in row.items() if k.startswith(BCZ)}
         instruction = fields.get("instruction") or row["tasks"][0]
+        segments = json.loads(fields["segments"]) if fields.get("segments") else None  # a chain
         episode_info = EpisodeInfo(
             instruction,
             fields.get("task", ""),
@@ -249,8 +250,12 @@ def repair(report: Report) -> Path:
             list(fields.get("objects") or []),
             int(fields.get("job", -1)),
             int(fields.get("seed", -1)),
+            segments,
         )
-        writer.add(EncodedEpisode(episode_info, columns, videos, stats))
+        said = (
+            [s["instruction"] for s in segments for _ in range(s["end"] - s["start"])] if segments else None
+        )
+        writer.add(EncodedEpisode(episode_info, columns, videos, stats, said))
     aside = root.with_name(f"{root.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
     os.replace(root, aside)
     os.replace(rebuilt, root)

@@ -10,6 +10,7 @@ no duplicates, no gaps. Failed expert episodes are kept, flagged, for hindsight 
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import os
 import time
@@ -28,7 +29,7 @@ from data_collection import cluster
 from data_collection.dataset import write_json
 from data_collection.episode import EncodedEpisode, encode_episode
 from data_collection.layout import CAMERA_SETUP, COLLECTION_PATH, tabletop_features
-from data_collection.rollout import play_expert
+from data_collection.rollout import play_chain, play_expert
 from data_collection.video import VideoConfig
 from data_collection.writer import DatasetWriter
 from sim.config import EnvConfig
@@ -61,10 +62,18 @@ class CollectConfig:
     # jobs whose swapped task is not a task of the split are left out. Collected beside a dataset of the
     # same seed and split, every swapped episode starts from the same frame as one episode there.
     swap_roles: bool = False
+    # N > 0: each episode is a chain of up to N instructions in one scene (sim/chain.py), the expert doing
+    # task after task without a reset; every frame carries its own instruction (task_index per frame).
+    chain: int = 0
 
     def __post_init__(self) -> None:
         at_least(self, 1, "episodes", "workers", "attempts")
-        at_least(self, 0, "dart")
+        at_least(self, 0, "dart", "chain")
+        if self.chain and (self.swap_roles or self.tasks):
+            raise ValueError(
+                "chain draws each next task from the split (`split=`), after the scene: "
+                "drop swap_roles / tasks, or collect single-task episodes (chain=0)"
+            )
 
 
 def select_tasks(suite, cfg: CollectConfig) -> list[TaskSpec]:
@@ -98,8 +107,13 @@ class CollectorWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def run(self, job: int, seed: int, task: str, dart: float, layout: str | None = None) -> EncodedEpisode:
-        episode = play_expert(self.env, task, seed, dart, job, layout)
+    def run(
+        self, job: int, seed: int, task: str, dart: float, layout: str | None = None, chain: int = 0
+    ) -> EncodedEpisode:
+        if chain:
+            episode = play_chain(self.env, task, seed, chain, self.env.split, dart, job)
+        else:
+            episode = play_expert(self.env, task, seed, dart, job, layout)
         return encode_episode(episode, self.env.config.robot.control_hz, self.video)
 
 
@@ -137,6 +151,7 @@ def collect(
     )
     robot_type = probe.arm.name
     probe.close()
+    check_same_kind(Path(cfg.output), cfg.chain)
     writer = DatasetWriter(cfg.output, features, fps, robot_type, resume=cfg.resume)
     mark_collection(writer, cfg, complete=False)  # until every job is in, the dataset says it is partial
     done = writer.jobs()
@@ -169,7 +184,7 @@ def collect(
                 while todo and len(inflight) < 2 * len(workers):
                     job, attempt = todo.popleft()
                     task = plan_task(tasks, cfg.seed, job)
-                    where = {}
+                    where = {"chain": cfg.chain} if cfg.chain else {}
                     if cfg.swap_roles:
                         task, own = swaps[job]
                         where = {"layout": own.id}
@@ -197,11 +212,13 @@ def collect(
                     continue
                 index = writer.add(episode)
                 result.committed.append(index)
-                result.successes[task.skill].append(episode.info.success)
+                for seg in episode.info.segments or [{"task": task.id, "success": episode.info.success}]:
+                    result.successes[seg["task"].split("/")[0]].append(seg["success"])
                 result.lengths.append(len(episode))
                 ok = [s for v in result.successes.values() for s in v]
                 minutes = (time.perf_counter() - start) / 60
-                progress.update(bar, advance=1, success=f"{np.mean(ok):.0%}", rate=f"{len(ok) / minutes:.1f}")
+                rate = f"{len(result.committed) / minutes:.1f}"
+                progress.update(bar, advance=1, success=f"{np.mean(ok):.0%}", rate=rate)
                 if on_commit:
                     pids = ray.get([w.pid.remote() for w in workers])
                     on_commit(index, pids)
@@ -210,6 +227,19 @@ def collect(
         result.seconds = time.perf_counter() - start
         cluster.disconnect(started_here)
     return result
+
+
+def check_same_kind(root: Path, chain: int) -> None:
+    """A dataset grows by episodes of the kind it holds: single tasks or chains of one length."""
+    path = root / COLLECTION_PATH
+    if not path.is_file():
+        return
+    before = int(json.loads(path.read_text()).get("chain", 0))
+    if before != chain:
+        raise ValueError(
+            f"{root} holds episodes collected with chain={before}, not chain={chain}: add to it with "
+            f"chain={before}, or write to another dataset and mix this one in when training (mix_dataset=)"
+        )
 
 
 def mark_collection(writer: DatasetWriter, cfg: CollectConfig, complete: bool) -> None:
@@ -225,6 +255,7 @@ def mark_collection(writer: DatasetWriter, cfg: CollectConfig, complete: bool) -
             "seed": cfg.seed,
             "dart": cfg.dart,
             "swap_roles": cfg.swap_roles,
+            "chain": cfg.chain,
             "cameras": {  # where the cameras were: a policy trained here is run with the same views
                 name: {k: getattr(cam, k) for k in CAMERA_SETUP}
                 for name, cam in cfg.env.robot.cameras.items()
@@ -246,7 +277,7 @@ def _progress(total: int) -> Progress:
 
 def summary(result: CollectResult) -> Table:
     table = Table(title=f"bcz collect -> {result.root}")
-    for col in ("skill", "episodes", "successes", "success rate"):
+    for col in ("skill", "instructions", "successes", "success rate"):
         table.add_column(col, justify="left" if col == "skill" else "right")
     for skill, outcomes in sorted(result.successes.items()):
         table.add_row(skill, str(len(outcomes)), str(sum(outcomes)), f"{np.mean(outcomes):.0%}")
@@ -254,9 +285,10 @@ def summary(result: CollectResult) -> Table:
     if total:
         table.add_row("all", str(len(total)), str(sum(total)), f"{np.mean(total):.1%}")
     minutes = result.seconds / 60
+    episodes = len(result.committed)
     table.caption = (
-        f"{len(total)} episodes, {sum(result.lengths)} frames in {result.seconds:.0f} s "
-        f"({len(total) / minutes if minutes else 0:.1f} episodes/min); "
+        f"{episodes} episodes ({len(total)} instructions), {sum(result.lengths)} frames in "
+        f"{result.seconds:.0f} s ({episodes / minutes if minutes else 0:.1f} episodes/min); "
         f"jobs resubmitted after worker failures: {result.resubmitted}"
     )
     return table

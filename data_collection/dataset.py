@@ -333,9 +333,13 @@ class DatasetReader:
         return frames
 
     def info_of(self, index: int) -> dict:
-        """This project's episode fields: task, instruction, success, source, objects, job, seed."""
+        """This project's episode fields: task, instruction, success, source, objects, job, seed, and a
+        chain's segments (a list of {task, instruction, start, end, success}; absent otherwise)."""
         row = self.episodes[index]
-        return {k[len(BCZ) :]: v for k, v in row.items() if k.startswith(BCZ)}
+        info = {k[len(BCZ) :]: v for k, v in row.items() if k.startswith(BCZ)}
+        if isinstance(info.get("segments"), str):
+            info["segments"] = json.loads(info["segments"])
+        return info
 
     def labels(self) -> pd.DataFrame | None:
         path = self.root / LABELS_PATH

@@ -29,6 +29,9 @@ class EpisodeInfo:
     objects: list[str]  # scene objects, in the order of observation.environment_state's slots
     job: int = -1  # collection job id (its seed is seed + job); -1 outside `bcz collect`
     seed: int = -1
+    # A chain of instructions in one episode (`bcz collect chain=N`): one dict per instruction with its
+    # task, instruction, frames [start, end) and success; `instruction` and `task` are the first one's.
+    segments: list[dict] | None = None
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -42,6 +45,7 @@ class Episode:
     info: EpisodeInfo
     columns: dict[str, np.ndarray]  # observation.state, action, observation.environment_state, intervention
     images: dict[str, np.ndarray] = field(default_factory=dict)  # feature key -> (T, H, W, 3) uint8
+    said: list[str] | None = None  # per frame, the instruction it was recorded under (a chain's)
 
     def __len__(self) -> int:
         return len(self.columns["action"])
@@ -53,6 +57,7 @@ class EncodedEpisode:
     columns: dict[str, np.ndarray]
     videos: dict[str, bytes]  # feature key -> mp4
     stats: dict[str, Stats]  # per feature (the commit adds the index features)
+    said: list[str] | None = None  # per frame, the instruction it was recorded under (a chain's)
 
     def __len__(self) -> int:
         return len(self.columns["action"])
@@ -83,6 +88,14 @@ class EpisodeRecorder:
             "intervention": [],
         }
         self._images: dict[str, list] = {}
+        self._said: list[str] = []
+        self.instruction = ""  # what the frames added from now on were recorded under (`segment`)
+
+    def segment(self, instruction: str) -> int:
+        """Frames added from now on are recorded under `instruction` (the next of a chain); returns the
+        index of the first of them."""
+        self.instruction = instruction
+        return len(self)
 
     def __len__(self) -> int:
         return len(self._rows["action"])
@@ -95,6 +108,7 @@ class EpisodeRecorder:
         self._rows["action"].append(np.asarray(action, dtype=np.float32))
         self._rows["observation.environment_state"].append(env_state_vector(scene, self.objects))
         self._rows["intervention"].append(bool(intervention))
+        self._said.append(self.instruction)
         for camera, image in obs.items():
             if camera != "state":
                 self._images.setdefault(image_key(camera), []).append(image)
@@ -112,7 +126,8 @@ class EpisodeRecorder:
         if not len(self):
             raise ValueError("cannot finish an episode with no frames")
         columns = {k: np.asarray(v) for k, v in self._rows.items()}
-        return Episode(info, columns, {k: np.stack(v) for k, v in self._images.items()})
+        said = self._said if info.segments else None
+        return Episode(info, columns, {k: np.stack(v) for k, v in self._images.items()}, said)
 
 
 def encode_episode(episode: Episode, fps: float, video: VideoConfig) -> EncodedEpisode:
@@ -124,4 +139,4 @@ def encode_episode(episode: Episode, fps: float, video: VideoConfig) -> EncodedE
     for key, frames in episode.images.items():
         videos[key] = encode_mp4(frames, fps, video)
         stats[key] = image_stats(frames)
-    return EncodedEpisode(episode.info, episode.columns, videos, stats)
+    return EncodedEpisode(episode.info, episode.columns, videos, stats, episode.said)

@@ -89,24 +89,36 @@ def achievements(states: list[SceneState], candidates: list[TaskSpec]) -> list[t
 def relabel_episodes(
     root: str, episodes: list[dict], suite: TaskSuite, split: str, paraphrases: int, seed: int
 ) -> list[dict]:
-    """Label rows for some episodes; `episodes` carries each one's index, length, objects and outcome."""
+    """Label rows for some episodes; `episodes` carries each one's index, length, objects and outcome,
+    and a chain's segments. A chain is relabelled segment by segment: every task achieved during an
+    instruction's frames, from that instruction's first frame (the frame after the last achievement)."""
     allowed = suite.tasks(split)
     rows = []
     for ep in episodes:
         index, objects = ep["index"], list(ep["objects"])
-        rows.append(
+        segments = ep.get("segments") or [
             {
-                "episode_index": index,
-                "start_frame": 0,
-                "end_frame": ep["length"],
                 "task": ep["task"],
                 "instruction": ep["instruction"],
-                "original": True,
-                "achieved": bool(ep["success"]),
+                "start": 0,
+                "end": ep["length"],
+                "success": ep["success"],
             }
-        )
+        ]
+        for seg in segments:
+            rows.append(
+                {
+                    "episode_index": index,
+                    "start_frame": int(seg["start"]),
+                    "end_frame": int(seg["end"]),
+                    "task": seg["task"],
+                    "instruction": seg["instruction"],
+                    "original": True,
+                    "achieved": bool(seg["success"]),
+                }
+            )
         present = set(objects)
-        candidates = [t for t in allowed if {o.name for o in t.objects} <= present and t.id != ep["task"]]
+        candidates = [t for t in allowed if {o.name for o in t.objects} <= present]
         if not candidates:
             continue
         frames = table_to_numpy(
@@ -115,21 +127,25 @@ def relabel_episodes(
                 columns=["observation.state", "observation.environment_state", "action"],
             )
         )
+        states = scene_states(frames, objects)
         rng = np.random.default_rng([seed, index])
-        for task, end in achievements(scene_states(frames, objects), candidates):
-            options = suite.instructions(task)
-            for k in rng.choice(len(options), size=min(paraphrases, len(options)), replace=False):
-                rows.append(
-                    {
-                        "episode_index": index,
-                        "start_frame": 0,
-                        "end_frame": int(end),
-                        "task": task.id,
-                        "instruction": options[int(k)],
-                        "original": False,
-                        "achieved": True,
-                    }
-                )
+        for seg in segments:
+            start, end = int(seg["start"]), int(seg["end"])
+            others = [t for t in candidates if t.id != seg["task"]]
+            for task, t in achievements(states[start:end], others):
+                options = suite.instructions(task)
+                for k in rng.choice(len(options), size=min(paraphrases, len(options)), replace=False):
+                    rows.append(
+                        {
+                            "episode_index": index,
+                            "start_frame": start,
+                            "end_frame": start + int(t),
+                            "task": task.id,
+                            "instruction": options[int(k)],
+                            "original": False,
+                            "achieved": True,
+                        }
+                    )
     return rows
 
 
@@ -153,6 +169,7 @@ def relabel(cfg: RelabelConfig) -> dict:
                 "task": info.get("task", ""),
                 "instruction": info.get("instruction") or reader.episodes[i]["tasks"][0],
                 "success": info.get("success", False),
+                "segments": info.get("segments"),
             }
         )
     batches = [
@@ -211,8 +228,9 @@ def summary(result: dict, path: str) -> Table:
         table.add_row(skill, str(len(tasks_per_skill[skill])), str(per_skill[skill]))
     succeeded = sum(r["achieved"] for r in originals)
     eps = result["episodes"] / result["seconds"] if result["seconds"] else 0.0
+    said = "" if len(originals) == result["episodes"] else f", {len(originals)} instructions"
     table.caption = (
-        f"{result['episodes']} episodes ({succeeded} succeeded at their own instruction), "
+        f"{result['episodes']} episodes{said} ({succeeded} succeeded at their own instruction), "
         f"{len(new)} new labels in {result['seconds']:.1f} s ({eps:.1f} episodes/s)"
     )
     return table

@@ -1,12 +1,16 @@
-"""Playing one scripted-expert episode in the env and recording it (what a collection worker does)."""
+"""Playing scripted-expert episodes and chains in the env and recording them (a collection worker)."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 
 from data_collection.episode import Episode, EpisodeInfo, EpisodeRecorder
+from sim.chain import Chain
 from sim.env import TabletopEnv
 from sim.expert import dart_noise
+from sim.state import SceneState
 
 
 def play_expert(
@@ -32,3 +36,62 @@ def play_expert(
     return recorder.finish(
         EpisodeInfo(info["instruction"], info["task"], bool(info["success"]), "expert", objects, job, seed)
     )
+
+
+# A driver acts for one instruction: (observation, info, scene) -> (recorded label, executed action,
+# whether it was an intervention). `record_chain` asks for a fresh one at every instruction.
+Driver = Callable[[dict, dict, SceneState], tuple[np.ndarray, np.ndarray, bool]]
+
+
+def record_chain(
+    env: TabletopEnv, chain: Chain, driver_for: Callable[[], Driver], source: str, job: int = -1
+) -> Episode:
+    """Play and record one chain of instructions in one scene as one episode (`sim.chain`): each
+    instruction's frames carry it, and each ends with a "hold still" frame under it before the next
+    starts from that same observation, as a running robot holds once done until told the next thing.
+    A failed instruction ends the chain (kept, flagged in its segment)."""
+    recorder: EpisodeRecorder | None = None
+    segments = []
+    for task in chain:
+        if recorder is None:  # the scene exists once the chain has laid it out
+            recorder = EpisodeRecorder(list(env.scene.bodies))
+        obs, info = chain.obs, chain.info
+        start = recorder.segment(info["instruction"])
+        drive = driver_for()
+        while True:
+            scene = env.scene_state()
+            label, executed, intervention = drive(obs, info, scene)
+            recorder.add(obs, label, scene, intervention)
+            obs, _, terminated, truncated, info = env.step(executed)
+            if terminated or truncated:
+                break
+        recorder.add_final(obs, env.scene_state())
+        ok = bool(info["success"])
+        segment = {"task": task.id, "instruction": info["instruction"], "start": start, "end": len(recorder)}
+        segments.append({**segment, "success": ok})
+        chain.report(ok)
+    first, done = segments[0], all(seg["success"] for seg in segments)
+    info = EpisodeInfo(
+        first["instruction"], first["task"], done, source, recorder.objects, job, chain.seed, segments
+    )
+    return recorder.finish(info)
+
+
+def play_chain(
+    env: TabletopEnv, first: str, seed: int, length: int, split: str, dart: float = 0.0, job: int = -1
+) -> Episode:
+    """One seeded chain of expert demonstrations (`record_chain`), with DART noise on what is executed
+    and the expert's clean action recorded."""
+    chain = Chain(env, seed, length, split, first=env.suite.resolve(first))
+    noise = np.random.default_rng([seed, 7])
+
+    def expert_driver() -> Driver:
+        expert = env.expert()
+
+        def drive(obs: dict, info: dict, scene: SceneState) -> tuple[np.ndarray, np.ndarray, bool]:
+            action = expert.act(scene)
+            return action, dart_noise(action, noise, dart, 5 * dart) if dart > 0 else action, False
+
+        return drive
+
+    return record_chain(env, chain, expert_driver, "expert", job)

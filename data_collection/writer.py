@@ -13,6 +13,7 @@ kill fell between steps 3 and 4, readers recompute the totals and the next write
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -139,17 +140,19 @@ class DatasetWriter:
                 f"videos {sorted(episode.videos)} vs {video_keys(self.features)}"
             )
         index, start, n = len(self.episodes), self.num_frames, len(episode)
-        if episode.info.instruction not in self.tasks:
-            self.tasks.append(episode.info.instruction)
+        said = episode.said or [episode.info.instruction] * n  # a chain's frames each carry their own
+        instructions = list(dict.fromkeys(said))
+        if any(text not in self.tasks for text in instructions):
+            self.tasks += [text for text in instructions if text not in self.tasks]
             write_parquet(self.root, TASKS_PATH, _tasks_frame(self.tasks))
-        task_index = self.tasks.index(episode.info.instruction)
+        task_of = {text: self.tasks.index(text) for text in instructions}
         columns = {
             **episode.columns,
             "timestamp": (np.arange(n) / self.fps).astype(np.float32),
             "frame_index": np.arange(n, dtype=np.int64),
             "episode_index": np.full(n, index, dtype=np.int64),
             "index": np.arange(start, start + n, dtype=np.int64),
-            "task_index": np.full(n, task_index, dtype=np.int64),
+            "task_index": np.array([task_of[text] for text in said], dtype=np.int64),
         }
         stats = {
             **episode.stats,
@@ -158,13 +161,14 @@ class DatasetWriter:
         write_parquet(self.root, data_path(index), frames_table(columns, self.features))
         for key, mp4 in episode.videos.items():
             write_bytes(self.root, video_path(key, index), mp4)
-        row = self._episode_row(index, start, n, episode, stats)
+        row = self._episode_row(index, start, n, episode, stats, instructions)
         # The commit point: the episode's metadata file, rewritten whole with one more row.
         group = [*self.episodes[meta_group(index) * EPISODES_PER_META_FILE :], row]
+        keys = dict.fromkeys(k for r in group for k in r)  # every row's columns (a chain's segments too)
         write_parquet(
             self.root,
             episode_meta_path(index),
-            pa.Table.from_pylist(group),
+            pa.Table.from_pylist([{k: r.get(k) for k in keys} for r in group]),
             store_schema=False,
             write_statistics=False,
         )
@@ -173,11 +177,13 @@ class DatasetWriter:
         self._write_summary()
         return index
 
-    def _episode_row(self, index: int, start: int, n: int, episode: EncodedEpisode, stats: dict) -> dict:
+    def _episode_row(
+        self, index: int, start: int, n: int, episode: EncodedEpisode, stats: dict, tasks: list[str]
+    ) -> dict:
         chunk, file = chunk_and_file(index)
         row = {
             "episode_index": index,
-            "tasks": [episode.info.instruction],
+            "tasks": tasks,
             "length": n,
             "data/chunk_index": chunk,
             "data/file_index": file,
@@ -204,6 +210,8 @@ class DatasetWriter:
             f"{BCZ}job": int(info.job),
             f"{BCZ}seed": int(info.seed),
         }
+        if info.segments is not None:  # a chain: its instructions' frame ranges, as JSON text
+            row[f"{BCZ}segments"] = json.dumps(info.segments)
         return row
 
     def _add_stats(self, stats: dict[str, Stats]) -> None:

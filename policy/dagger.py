@@ -32,16 +32,18 @@ from rich.table import Table
 
 from conf.checks import at_least, positive
 from data_collection import cluster
-from data_collection.collect import CollectConfig, collect
+from data_collection.collect import CollectConfig, check_same_kind, collect
 from data_collection.dataset import DatasetReader
 from data_collection.episode import Episode, EpisodeInfo, EpisodeRecorder, encode_episode
 from data_collection.layout import INFO_PATH
+from data_collection.rollout import record_chain
 from data_collection.video import VideoConfig
 from policy.evaluate import EvalConfig, evaluate
 from policy.policy import Policy
 from policy.pose import GRIPPER
 from policy.rollouts import env_config_for
 from policy.train import TrainConfig, train
+from sim.chain import Chain
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
 
@@ -63,6 +65,10 @@ class DaggerConfig:
     takeover_steps: int = 5  # steps the expert drives before handing back
     minutes_per_round: float = 10.0  # fine-tuning budget per round
     train: TrainConfig = field(default_factory=TrainConfig)  # fine-tuning settings (dataset, init set here)
+    # N > 0: the policy drives whole chains of N instructions in one scene (sim/chain.py), the expert
+    # labelling every state and taking over when it strays: the states after the policy's own successes
+    # are the ones single episodes never show. The dataset then holds chains (`bcz collect chain=N`).
+    chain: int = 0
     eval_episodes: int = 0  # per task of the round's tasks after each round (0: the rollouts only)
     workers: int = 2
     seed: int = 0
@@ -70,7 +76,7 @@ class DaggerConfig:
 
     def __post_init__(self) -> None:
         at_least(self, 1, "rounds", "episodes_per_round", "patience", "takeover_steps", "workers")
-        at_least(self, 0, "eval_episodes")
+        at_least(self, 0, "eval_episodes", "chain")
         positive(self, "takeover_error", "minutes_per_round")
 
 
@@ -129,6 +135,33 @@ def play_policy(
     return recorder.finish(info)
 
 
+def play_policy_chain(
+    env: TabletopEnv, policy: Policy, first: str, seed: int, length: int, takeover: Takeover, job: int
+) -> Episode:
+    """A chain of instructions (`record_chain`) driven by `policy`, the expert labelling every frame and
+    taking over when it strays; the chain goes on after every success, the expert's help included."""
+    chain = Chain(env, seed, length, env.split, first=env.suite.resolve(first))
+
+    def policy_driver():
+        policy.reset()
+        takeover.straying = takeover.left = 0  # each instruction starts with the policy driving
+        expert = env.expert()
+
+        def drive(obs: dict, info: dict, scene) -> tuple[np.ndarray, np.ndarray, bool]:
+            label = expert.act(scene)
+            proposed = policy.select_action(obs, info["instruction"])
+            expert_drives = takeover.expert_drives(proposed, label)
+            if expert_drives:  # the policy's plans are stale once the expert has moved the hand
+                policy.drop_plans()
+            executed = label if expert_drives else proposed
+            expert.follow(executed)
+            return label, executed, expert_drives
+
+        return drive
+
+    return record_chain(env, chain, policy_driver, "policy", job)
+
+
 class DaggerWorker:
     """A Ray actor (the `worker` of `collect`): one policy, one simulator."""
 
@@ -147,8 +180,13 @@ class DaggerWorker:
 
         return os.getpid()
 
-    def run(self, job: int, seed: int, task: str, dart: float):
-        episode = play_policy(self.env, self.policy, task, seed, Takeover(*self.takeover), job)
+    def run(self, job: int, seed: int, task: str, dart: float, chain: int = 0):
+        if chain:
+            episode = play_policy_chain(
+                self.env, self.policy, task, seed, chain, Takeover(*self.takeover), job
+            )
+        else:
+            episode = play_policy(self.env, self.policy, task, seed, Takeover(*self.takeover), job)
         return encode_episode(episode, self.env.config.robot.control_hz, self.video)
 
 
@@ -161,6 +199,7 @@ def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) 
             f"dataset={cfg.dataset} does not exist: append to the demonstrations' dataset, or start a new "
             "one for the policy episodes and mix the demonstrations in (train.mix_dataset=PATH)"
         )
+    check_same_kind(Path(cfg.dataset), cfg.chain)  # before Ray starts: chains and single episodes apart
     policy = Policy.from_pretrained(cfg.checkpoint)  # fails fast on a bad path
     env = env_config_for(policy, cfg.env)
     checkpoint, rounds = str(cfg.checkpoint), []
@@ -179,6 +218,7 @@ def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) 
                 seed=SEED_BASE + cfg.seed,
                 resume=True,
                 ray=cfg.ray,
+                chain=cfg.chain,
             )
             console.print(f"round {r}: {cfg.episodes_per_round} episodes driven by {checkpoint}")
             worker_args = (checkpoint, env, cfg.split, collect_cfg.video, takeover)

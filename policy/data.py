@@ -118,6 +118,16 @@ class DemoData:
                 segments.append(Segment(int(ep), int(start), int(end), ids(said + more), paraphrased(task)))
         for ep in sorted(set(range(n_eps)) - labelled):  # episodes the labels do not cover (all, without)
             info = reader.info_of(ep)
+            if info.get("segments"):  # a chain: each instruction done (or expert-labelled) is a segment
+                policy = info.get("source") == "policy"
+                for seg in info["segments"]:
+                    start, end = seg["start"], seg["end"]
+                    if policy and policy_frames == "expert":
+                        start = self._expert_from(ep, end, start)
+                    if (seg["success"] or policy) and start < end:
+                        said = ids(phrasings(seg["task"], seg["instruction"]))
+                        segments.append(Segment(ep, start, end, said, paraphrased(seg["task"])))
+                continue
             # An expert episode teaches its instruction when it succeeded; a policy episode's labels are
             # the expert's corrections of every visited state (DAgger), whatever the outcome.
             policy = info.get("source") == "policy"
@@ -180,8 +190,9 @@ class DemoData:
     def cameras(self) -> list[str]:
         return [k.removeprefix("observation.images.") for k in self.cache.images]
 
-    def _expert_from(self, episode: int, length: int) -> int:
-        """The first frame the expert drove in a DAgger episode (`length` when it never took over).
+    def _expert_from(self, episode: int, length: int, first: int = 0) -> int:
+        """The first frame from `first` on that the expert drove in a DAgger episode (`length` when it
+        never took over).
 
         A chunk's targets are read off the states that followed (`targets`), so a frame the policy drove
         is labelled partly with the policy's own motion; from the expert's takeover on (it keeps the
@@ -190,8 +201,8 @@ class DemoData:
         if column is None:
             return 0
         start = int(self.cache.episode_starts[episode])
-        driven = np.flatnonzero(np.asarray(column[start : start + length]).reshape(-1))
-        return int(driven[0]) if len(driven) else length
+        driven = np.flatnonzero(np.asarray(column[start + first : start + length]).reshape(-1))
+        return first + int(driven[0]) if len(driven) else length
 
     def targets(self, g: np.ndarray, segs: list[Segment]) -> tuple[np.ndarray, np.ndarray]:
         """The K action targets of frames `g` (global) in segments `segs`, and each one's keyframe.

@@ -25,6 +25,7 @@ from rich.table import Table
 
 from conf.checks import at_least
 from data_collection import cluster
+from policy.chain_eval import ChainJob, ChainResult, plan_chains, report_chains, run_chain
 from policy.policy import EXECUTIONS, Policy
 from policy.rollouts import NOTHING, EpisodeResult, env_config_for, rollout
 from sim.config import EnvConfig
@@ -52,10 +53,16 @@ class EvalConfig:
     execution: str | None = None
     replan_every: int | None = None
     regrasp: int | None = None  # reopen and lift after a grasp closes on air, this many times per episode
+    # N > 0: instead of single episodes, `num_chains` chains of N instructions per split, one scene each
+    # (CALVIN's protocol; policy/chain_eval.py). Chain i of the s-th split uses seed + 100,000 s + i.
+    chains: int = 0
+    num_chains: int = 100
 
     def __post_init__(self) -> None:
-        at_least(self, 1, "episodes_per_task", "workers", "replan_every")
-        at_least(self, 0, "videos", "regrasp")
+        at_least(self, 1, "episodes_per_task", "workers", "replan_every", "num_chains")
+        at_least(self, 0, "videos", "regrasp", "chains")
+        if self.chains and (self.tasks or self.episode_file):
+            raise ValueError("chains draw their own tasks from `splits`; drop tasks / episode_file")
 
 
 @dataclass
@@ -115,6 +122,9 @@ class EvalWorker:
     def run(self, job: Job) -> EpisodeResult:
         return rollout(self.policy, self.env, job.task, job.seed, job.instruction, record=job.video)
 
+    def run_chain(self, job: ChainJob, length: int) -> ChainResult:
+        return run_chain(self.policy, self.env, job, length)
+
 
 def with_execution(
     policy: Policy, execution: str | None, replan_every: int | None, regrasp: int | None = None
@@ -145,7 +155,9 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
     with_execution(policy, cfg.execution, cfg.replan_every, cfg.regrasp)
     env_config_for(policy, cfg.env)
     suite = TaskSuite.load(cfg.env.suite)
-    jobs = plan(cfg, suite)
+    for split in cfg.splits:
+        suite.tasks(split)  # validates the names before Ray starts
+    jobs = plan_chains(cfg.splits, cfg.num_chains, cfg.seed, cfg.videos) if cfg.chains else plan(cfg, suite)
     started_here = cluster.connect(cfg.ray, cfg.workers)
     start = time.perf_counter()
     results: list[tuple[Job, EpisodeResult]] = []
@@ -153,7 +165,12 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
         remote = ray.remote(num_cpus=1, max_restarts=2, max_task_retries=2)(EvalWorker)
         execution = (cfg.execution, cfg.replan_every, cfg.regrasp)
         workers = [remote.remote(cfg.checkpoint, cfg.env, execution) for _ in range(cfg.workers)]
-        pending = {workers[i % len(workers)].run.remote(job): job for i, job in enumerate(jobs)}
+
+        def submit(i: int, job):
+            worker = workers[i % len(workers)]
+            return worker.run_chain.remote(job, cfg.chains) if cfg.chains else worker.run.remote(job)
+
+        pending = {submit(i, job): job for i, job in enumerate(jobs)}
         with Progress(console=console, transient=True) as progress:
             bar = progress.add_task("evaluate", total=len(jobs))
             while pending:
@@ -163,6 +180,9 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
     finally:
         cluster.disconnect(started_here)
     seconds = time.perf_counter() - start
+    if cfg.chains:
+        chains = sorted((r for _, r in results), key=lambda r: (r.split, r.seed))
+        return report_chains(cfg.checkpoint, chains, cfg.chains, output_dir, seconds, console)
     return report(cfg, results, output_dir, seconds, console)
 
 

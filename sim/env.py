@@ -26,8 +26,9 @@ from sim.config import EnvConfig
 from sim.expert import ScriptedExpert
 from sim.scene import TabletopScene
 from sim.skills import SKILLS
+from sim.skills.base import free_hand
 from sim.state import SceneState
-from sim.suite import SPLITS, TaskSpec, TaskSuite, UnknownTaskError
+from sim.suite import SPLITS, ObjectRef, TaskSpec, TaskSuite, UnknownTaskError
 
 # A wider three-quarter view for videos and the GUI-less demo (not seen by policies).
 RENDER_CAMERA = CameraConfig(eye=[1.05, -0.55, 0.62], target=[0.45, 0.0, 0.06], fov_deg=45.0)
@@ -109,7 +110,8 @@ class TabletopEnv(gym.Env):
             drawn = self.suite.instruction(self.task, np.random.default_rng([seed or 0, 1]))
         self.instruction = options.get("instruction") or drawn  # whatever the instruction says
         self._split = self.suite.split_of(self.task)
-        self._build_world(rng, layout)
+        include = [ObjectRef.parse(n) for n in options.get("include") or ()]  # e.g. a chain's objects
+        self._build_world(rng, layout, include)
         self.steps = 0
         self.initial_state = self.scene_state()
         return self.arm.get_observation(), self._info(False)
@@ -150,17 +152,39 @@ class TabletopEnv(gym.Env):
         """The scripted expert for the current task (privileged: it reads `scene_state()`)."""
         if self.task is None:
             raise RuntimeError("call reset() before asking for the expert")
-        return ScriptedExpert(SKILLS[self.task.skill].plan(self.task), self.config.robot.control_hz)
+        skill = SKILLS[self.task.skill]
+        phases = free_hand(self.task, skill) + skill.plan(self.task)
+        return ScriptedExpert(phases, self.config.robot.control_hz)
+
+    def switch_task(self, task: str | TaskSpec, instruction: str | None = None, seed: int = 0):
+        """The next instruction in the same scene, as at a running robot: nothing is reset, the step
+        count starts again and success is judged for `task` from here (a chain of instructions)."""
+        if self.task is None:
+            raise RuntimeError("call reset() before switch_task()")
+        task = self.suite.resolve(task)
+        missing = [o.name for o in task.objects if o.name not in self.scene.bodies]
+        if missing:
+            raise UnknownTaskError(
+                f"{task.id} needs {', '.join(missing)}, not in this scene "
+                f"(it has {', '.join(self.scene.bodies)})"
+            )
+        self.task = task
+        self.instruction = instruction or self.suite.instruction(self.task, np.random.default_rng(seed))
+        self._split = self.suite.split_of(self.task)
+        self.steps = 0
+        self.initial_state = self.scene_state()
+        success = SKILLS[self.task.skill].satisfied(self.task, self.initial_state)
+        return self.arm.get_observation(), self._info(success)
 
     # ------------------------------------------------------------------ internals
-    def _build_world(self, rng: np.random.Generator, layout: TaskSpec) -> None:
+    def _build_world(self, rng: np.random.Generator, layout: TaskSpec, include: list[ObjectRef]) -> None:
         cid = self.client
         if self.render_mode == "human":
             p.configureDebugVisualizer(p.COV_ENABLE_RENDERING, 0, physicsClientId=cid)
         p.resetSimulation(physicsClientId=cid)
         p.setGravity(0, 0, -9.81, physicsClientId=cid)
         p.setTimeStep(1.0 / self.config.robot.physics_hz, physicsClientId=cid)
-        self.scene.build(layout, rng)
+        self.scene.build(layout, rng, include)
         self.arm.connect()
         self.scene.randomize_sensors(self.arm.cameras, rng)
         for _ in range(self.config.scene.settle_steps):

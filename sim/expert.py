@@ -40,6 +40,9 @@ class Phase:
     # Done already in this state (the hand is ahead of the plan: a policy the expert labels holds the
     # object it was about to reach for): go on to the next phase at once, without its check.
     skip_if: Callable[[SceneState], bool] | None = None
+    # A phase for a hand that is not where a fresh scene leaves it (`free_hand`): skipping it is the
+    # normal case, not counted in `ScriptedExpert.skips`.
+    prelude: bool = False
 
 
 def nearest_yaw(yaw: float, current: float, symmetry: float) -> float:
@@ -127,7 +130,7 @@ class ScriptedExpert:
             phase = self.phases[self.index]
             if phase.skip_if and phase.skip_if(state):
                 self.index, self.steps_in_phase, self.held_for = self.index + 1, 0, 0
-                self.skips += 1
+                self.skips += 0 if phase.prelude else 1
                 continue
             wp = phase.target(state)
             error = float(np.linalg.norm(wp.position - state.ee_position))

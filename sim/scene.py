@@ -74,9 +74,12 @@ class TabletopScene:
         self.lighting = Lighting()
 
     # ------------------------------------------------------------------ building
-    def build(self, task: TaskSpec, rng: np.random.Generator) -> list[Placement]:
-        """Spawn table and objects into the (freshly reset) world; returns the layout used."""
-        layout = self.sample_layout(task, rng)
+    def build(
+        self, task: TaskSpec, rng: np.random.Generator, include: list[ObjectRef] = ()
+    ) -> list[Placement]:
+        """Spawn table and objects into the (freshly reset) world; returns the layout used. `include`:
+        objects to place among the distractors first (a chain's later tasks), as far as they fit."""
+        layout = self.sample_layout(task, rng, include)
         self.bodies, self.refs, self.clutter = {}, {}, []
         table_rgb = self.config.table_colour
         if self.randomize.table_colour:
@@ -136,7 +139,9 @@ class TabletopScene:
                 cam.jitter(np.zeros(3), np.zeros(3), 0.0)
 
     # ------------------------------------------------------------------ layout
-    def sample_layout(self, task: TaskSpec, rng: np.random.Generator) -> list[Placement]:
+    def sample_layout(
+        self, task: TaskSpec, rng: np.random.Generator, include: list[ObjectRef] = ()
+    ) -> list[Placement]:
         skill = SKILLS[task.skill]
         for _ in range(200):
             placed: list[Placement] = []
@@ -160,7 +165,8 @@ class TabletopScene:
                     and skill.feasible(task, state, self.workspace)
                     and not skill.satisfied(task, state)
                 ):
-                    return placed + self._extras(task, placed, skill.keep_clear(task, state), descents, rng)
+                    zones = skill.keep_clear(task, state)
+                    return placed + self._extras(task, placed, zones, descents, rng, include)
             if not self.randomize.object_poses:
                 break
         raise LayoutError(
@@ -175,6 +181,7 @@ class TabletopScene:
         zones: list[Zone],
         descents: list[np.ndarray],
         rng: np.random.Generator,
+        include: list[ObjectRef] = (),
     ) -> list[Placement]:
         """Distractors (other suite objects) and unnamed clutter, kept out of the task's zones."""
         if not self.randomize.object_set:
@@ -182,8 +189,8 @@ class TabletopScene:
         cfg = self.config
         taken = set(task.objects)
         pool = [o for o in self.suite.all_objects if o not in taken]
-        wanted: list[ObjectRef] = []
-        same_kind = [o for o in pool if o.kind == task.target.kind]
+        wanted: list[ObjectRef] = list(dict.fromkeys(o for o in include if o not in taken))
+        same_kind = [o for o in pool if o.kind == task.target.kind and o not in wanted]
         if same_kind and rng.random() < cfg.same_kind_distractor_prob:
             wanted.append(same_kind[int(rng.integers(len(same_kind)))])
         count = int(rng.integers(cfg.min_distractors, cfg.max_distractors + 1))

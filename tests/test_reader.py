@@ -71,12 +71,35 @@ def test_a_checkpoint_reads_through_its_reader_and_fine_tuning_drops_it(
     again = Policy.from_pretrained(tuned["checkpoint"])
     assert again.reader is None and again.config.reader is None  # fit for one suite's tasks, not new ones
 
+    borrowed = tmp_path / "borrowed"  # same suite, no new tasks: the old reader serves as it is
+    done = bcz(
+        "fit-reader", f"checkpoint={tuned['checkpoint']}", f"output_dir={borrowed}", f"reader_from={out}"
+    )
+    assert done.returncode == 0, done.stderr
+    copied = Policy.from_pretrained(borrowed)
+    assert copied.meta["reader_fit"]["reader_from"] == str(out) and copied.config.reader == read.config.reader
+    for key, value in read.reader.state_dict().items():
+        torch.testing.assert_close(copied.reader.state_dict()[key], value)
+    mine = copied.state_dict()
+    for key, value in again.state_dict().items():  # the fine-tuned network, untouched
+        torch.testing.assert_close(mine[key], value)
+    torch.testing.assert_close(copied.embed(said), read.embed(said))  # read as the donor reads
+
 
 def test_bad_reader_requests_are_one_line_errors(tiny_checkpoint, tiny_dataset, tmp_path):
     done = bcz("fit-reader", f"checkpoint={tiny_checkpoint}")
     assert done.returncode == 2 and "needs checkpoint=PATH" in done.stderr and "Traceback" not in done.stderr
     done = bcz("fit-reader", f"checkpoint={tiny_checkpoint}", f"output_dir={tiny_checkpoint}")
     assert done.returncode == 2 and "is the checkpoint itself" in done.stderr
+    done = bcz(
+        "fit-reader",
+        f"checkpoint={tiny_checkpoint}",
+        f"output_dir={tmp_path / 'r'}",
+        f"reader_from={tiny_checkpoint}",
+    )
+    assert (
+        done.returncode == 2 and "has no instruction reader" in done.stderr and "Traceback" not in done.stderr
+    )
     done = bcz("fit-reader", f"checkpoint={tiny_checkpoint}", f"output_dir={tmp_path}", "reader.width=30")
     assert done.returncode == 2 and "reader.width=30 must be a multiple of reader.heads=4" in done.stderr
     config = copy.deepcopy(Policy.from_pretrained(tiny_checkpoint).config)

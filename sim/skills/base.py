@@ -14,7 +14,7 @@ from typing import ClassVar
 import numpy as np
 
 from sim.expert import Phase, Waypoint, nearest_yaw, wrap
-from sim.predicates import grasped, held
+from sim.predicates import grasped, held, upright
 from sim.state import ObjectState, SceneState
 from sim.suite import TaskSpec
 
@@ -26,6 +26,10 @@ HAND_REACH = 0.12
 # A hand under travel height this well lined up on where it is going (horizontal offset per metre above
 # the point) carries on down instead of climbing back first (`travel_over`).
 DESCENT_CONE = 0.25
+# A fresh layout keeps standing bottles HAND_REACH + radius from where the hand comes down; a chain
+# can bring one closer (`tall_neighbour`). This margin keeps a few mm of settling in a fresh layout from
+# ever turning the grasp.
+NEIGHBOUR_MARGIN = 0.01
 Zone = tuple[np.ndarray, float]  # (xy centre, radius) that clutter must stay out of
 WaypointFn = Callable[[SceneState], Waypoint]
 
@@ -93,6 +97,17 @@ def grasp_point(obj: ObjectState) -> np.ndarray:
     return obj.position + np.array([0.0, 0.0, geo.grasp_z - geo.rest_z])
 
 
+def hold_height(s: SceneState, name: str) -> float:
+    """How far above the held object's bottom the hand holds it: where a place lowers the hand to, over
+    the surface it sets the object on. A grasp from the table holds at the kind's `grasp_z`; one from
+    inside a bowl or off a stack can sit a few mm higher or lower, and placing by `grasp_z` then would
+    press the object into the table and tip it over (seen in chains)."""
+    obj = s[name]
+    if not grasped(obj, s):
+        return obj.geometry.grasp_z
+    return float(s.ee_position[2] - (obj.position[2] - obj.geometry.rest_z))
+
+
 def floor_under(obj: ObjectState) -> float:
     """Height of the surface the object stands on."""
     return float(obj.position[2] - obj.geometry.rest_z)
@@ -131,11 +146,34 @@ def grasp_yaw(object_yaw: float, hand_yaw: float, symmetry: float, tolerance: fl
     return hand_yaw if excess <= 0 else hand_yaw + math.copysign(excess, error)
 
 
+def tall_neighbour(s: SceneState, name: str) -> float | None:
+    """Direction (rad) from object `name` to the nearest standing tall object within a hand's reach of
+    it, if any. Fresh layouts never have one (`sim/scene.py`); a chain can (a block placed beside a
+    bottle), and the hand then grasps turned across it, as `place_left_of` lowers."""
+    obj = s[name]
+    near = [
+        o
+        for n, o in s.objects.items()
+        if n != name
+        and o.geometry.tall
+        and upright(o)
+        and np.linalg.norm(o.xy - obj.xy) < HAND_REACH + o.geometry.radius - NEIGHBOUR_MARGIN
+    ]
+    if not near:
+        return None
+    o = min(near, key=lambda o: float(np.linalg.norm(o.xy - obj.xy)))
+    d = o.xy - obj.xy
+    return float(np.arctan2(d[1], d[0]))
+
+
 def grasp(target: str) -> list[Phase]:
     """Travel above the object, descend, close the fingers, lift; retry if the grasp did not hold."""
 
     def yaw(s: SceneState) -> float:
         obj = s[target]
+        across = tall_neighbour(s, target)
+        if across is not None:  # the hand's long axis across the line to it, so it clears
+            return nearest_yaw(nearest_yaw(obj.yaw, across, obj.geometry.grasp_symmetry), s.ee_yaw, math.pi)
         return grasp_yaw(obj.yaw, s.ee_yaw, obj.geometry.grasp_symmetry, obj.geometry.grasp_yaw_tolerance)
 
     def above(s: SceneState) -> Waypoint:
@@ -183,3 +221,65 @@ def place(
         Phase("release", release, hold=3),
         Phase("retreat", rise(0.0)),
     ]
+
+
+def held_other(task: TaskSpec, s: SceneState) -> str | None:
+    """A graspable object other than the task's target that the fingers hold, if any."""
+    for name, obj in s.objects.items():
+        if name != task.target.name and obj.geometry.graspable and held(obj, s):
+            return name
+    return None
+
+
+def free_hand(task: TaskSpec, skill: Skill) -> list[Phase]:
+    """What the expert does first when the hand is not where a fresh scene leaves it (the last
+    instruction's end, or a policy it labels): set down an object the task does not involve, then rise
+    straight up out of a bowl, off a stack or from beside a pushed block before travelling. From the
+    home pose, open and empty, every phase is skipped, so single-task demonstrations are unchanged."""
+
+    def set_down(s: SceneState) -> Waypoint:  # onto the nearest free spot of the table
+        name = held_other(task, s)
+        if name is None:
+            return Waypoint(s.ee_position.copy(), s.ee_yaw, 1.0)
+        xy = free_spot(s, name, skill.descents(task, s))
+        return Waypoint(travel_over(np.array([*xy, hold_height(s, name) + 0.006]), s), s.ee_yaw, 1.0)
+
+    def let_go(s: SceneState) -> Waypoint:
+        return Waypoint(s.ee_position.copy(), s.ee_yaw, 0.0)
+
+    def settled(s: SceneState) -> bool:
+        """High already, or holding the target, or low right where the task comes down (mid-task)."""
+        if s.ee_position[2] >= LOW_Z or grasped(s[task.target.name], s):
+            return True
+        return any(float(np.linalg.norm(s.ee_position[:2] - d)) < 0.05 for d in skill.descents(task, s))
+
+    def lower(s: SceneState) -> Waypoint:
+        name = held_other(task, s)
+        z = hold_height(s, name) + 0.006 if name else s.ee_position[2]
+        return Waypoint(np.array([*s.ee_position[:2], z]), s.ee_yaw, 1.0, tolerance=0.008)
+
+    empty = lambda s: held_other(task, s) is None  # noqa: E731
+    return [
+        Phase("set_down", set_down, skip_if=empty, prelude=True),
+        Phase("lower_held", lower, skip_if=empty, prelude=True),
+        Phase("let_go", let_go, hold=3, skip_if=empty, prelude=True),
+        Phase("clear", rise(1.0 if not skill.grasps else 0.0), skip_if=settled, prelude=True),
+    ]
+
+
+def free_spot(s: SceneState, held_name: str, descents: list[np.ndarray]) -> np.ndarray:
+    """Where to set a held object down: the table point nearest the hand, on a 2 cm grid over the
+    workspace, with room from every other object and from where the next task's hand comes down."""
+    held_r = s[held_name].geometry.radius
+    xs, ys = np.meshgrid(np.arange(0.34, 0.67, 0.02), np.arange(-0.23, 0.24, 0.02))
+    grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    ok = np.ones(len(grid), bool)
+    for name, obj in s.objects.items():
+        if name != held_name:
+            ok &= np.linalg.norm(grid - obj.xy, axis=1) > held_r + obj.geometry.radius + 0.04
+    for d in descents:
+        ok &= np.linalg.norm(grid - d, axis=1) > HAND_REACH
+    if not ok.any():
+        return s.ee_position[:2].copy()
+    candidates = grid[ok]
+    return candidates[np.argmin(np.linalg.norm(candidates - s.ee_position[:2], axis=1))]

@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.expert import nearest_yaw
 from sim.predicates import beside
-from sim.skills.base import PickAndPlace, Zone, inside_workspace
+from sim.skills.base import PickAndPlace, Zone, hold_height, inside_workspace
 from sim.state import ObjectState, SceneState
 from sim.suite import TaskSpec
 
@@ -32,7 +32,7 @@ class PlaceBeside(PickAndPlace):
         return ref.xy + self.direction * (ref.geometry.radius + obj.geometry.radius + GAP)
 
     def goal(self, task: TaskSpec, state: SceneState) -> np.ndarray:
-        return np.array([*self.goal_xy(task, state), state[task.target.name].geometry.grasp_z + 0.006])
+        return np.array([*self.goal_xy(task, state), hold_height(state, task.target.name) + 0.006])
 
     def place_yaw(self, task: TaskSpec, state: SceneState) -> float:
         # The hand is ~20 cm long along its finger axis: turn that axis across the offset direction so

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.predicates import inside
-from sim.skills.base import PickAndPlace, floor_under
+from sim.skills.base import PickAndPlace, floor_under, hold_height
 from sim.state import ObjectState, SceneState
 from sim.suite import TaskSpec
 
@@ -19,6 +19,4 @@ class PutIn(PickAndPlace):
     def goal(self, task: TaskSpec, state: SceneState) -> np.ndarray:
         # Lower until the object's bottom is 2 cm above the container's floor, then let go.
         container = state[task.reference.name]
-        return np.array(
-            [*container.xy, floor_under(container) + 0.02 + state[task.target.name].geometry.grasp_z]
-        )
+        return np.array([*container.xy, floor_under(container) + 0.02 + hold_height(state, task.target.name)])
