@@ -18,30 +18,29 @@ import numpy as np
 from rich.console import Console
 from rich.progress import track
 
-from policy.chain_eval import ChainResult, chains_table, plan_chains, skills_table, summarize
-from sim.chain import Chain
+from data_collection.rollout import expert_driver
+from policy.chain_eval import (
+    ChainJob,
+    ChainResult,
+    chains_table,
+    plan_chains,
+    run_chain,
+    skills_table,
+    summarize,
+)
 from sim.config import EnvConfig
 from sim.env import TabletopEnv
-from sim.expert import dart_noise
 
 
-def expert_chain(env: TabletopEnv, split: str, seed: int, length: int, dart: float) -> ChainResult:
-    chain = Chain(env, seed, length, split)
-    noise = np.random.default_rng([seed, 7])
-    steps = []
-    for _ in chain:
-        expert = env.expert()
-        while True:
-            action = expert.act(env.scene_state())
-            if dart > 0:
-                action = dart_noise(action, noise, dart, 5 * dart)
-            _, _, terminated, truncated, info = env.step(action)
-            if terminated or truncated:
-                break
-        steps.append(env.steps)
-        chain.report(bool(info["success"]))
-    tasks = [t.id for t in chain.tasks]
-    return ChainResult(split, seed, tasks, [], chain.outcomes, steps, chain.exhausted)
+def expert_chain(env: TabletopEnv, job: ChainJob, length: int, dart: float) -> ChainResult:
+    """`bcz eval chains=N`'s loop (`run_chain`) with the scripted expert acting (`expert_driver`)."""
+    noise = np.random.default_rng([job.seed, 7])
+
+    def expert_actor():
+        drive = expert_driver(env, noise, dart)
+        return lambda obs, info: drive(obs, info, env.scene_state())[1]
+
+    return run_chain(env, job, length, expert_actor)
 
 
 def main() -> None:
@@ -60,7 +59,7 @@ def main() -> None:
     env = TabletopEnv(config, split="all")
     start = time.perf_counter()
     results = [
-        expert_chain(env, job.split, job.seed, args.length, args.dart)
+        expert_chain(env, job, args.length, args.dart)
         for job in track(plan_chains(args.splits, args.chains, 10_000, 0), description="expert chains")
     ]
     env.close()

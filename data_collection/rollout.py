@@ -22,13 +22,12 @@ def play_expert(
     obs, info = env.reset(seed=seed, options={"task": task, "layout": layout})
     objects = list(env.scene.bodies)
     recorder = EpisodeRecorder(objects)
-    expert = env.expert()
     noise = np.random.default_rng([seed, 7])  # its own stream: the scene does not depend on the noise
+    drive = expert_driver(env, noise, dart)
     while True:
         scene = env.scene_state()
-        action = expert.act(scene)
-        recorder.add(obs, action, scene, intervention=False)
-        executed = dart_noise(action, noise, dart, 5 * dart) if dart > 0 else action
+        label, executed, intervention = drive(obs, info, scene)
+        recorder.add(obs, label, scene, intervention)
         obs, _, terminated, truncated, info = env.step(executed)
         if terminated or truncated:
             break
@@ -77,21 +76,22 @@ def record_chain(
     return recorder.finish(info)
 
 
+def expert_driver(env: TabletopEnv, noise: np.random.Generator, dart: float) -> Driver:
+    """The scripted expert drives the env's current task from here; with DART noise (`dart` m, 5x in
+    rad) the executed action is perturbed and the recorded label is the clean one."""
+    expert = env.expert()
+
+    def drive(obs: dict, info: dict, scene: SceneState) -> tuple[np.ndarray, np.ndarray, bool]:
+        action = expert.act(scene)
+        return action, dart_noise(action, noise, dart, 5 * dart) if dart > 0 else action, False
+
+    return drive
+
+
 def play_chain(
     env: TabletopEnv, first: str, seed: int, length: int, split: str, dart: float = 0.0, job: int = -1
 ) -> Episode:
-    """One seeded chain of expert demonstrations (`record_chain`), with DART noise on what is executed
-    and the expert's clean action recorded."""
+    """One seeded chain of expert demonstrations (`record_chain`, `expert_driver`)."""
     chain = Chain(env, seed, length, split, first=env.suite.resolve(first))
     noise = np.random.default_rng([seed, 7])
-
-    def expert_driver() -> Driver:
-        expert = env.expert()
-
-        def drive(obs: dict, info: dict, scene: SceneState) -> tuple[np.ndarray, np.ndarray, bool]:
-            action = expert.act(scene)
-            return action, dart_noise(action, noise, dart, 5 * dart) if dart > 0 else action, False
-
-        return drive
-
-    return record_chain(env, chain, expert_driver, "expert", job)
+    return record_chain(env, chain, lambda: expert_driver(env, noise, dart), "expert", job)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,17 +50,27 @@ class ChainResult:
         return int(np.argmin([*self.outcomes, False]))
 
 
-def run_chain(policy: Policy, env: TabletopEnv, job: ChainJob, length: int) -> ChainResult:
-    """One chain: the policy is reset at each instruction (as `bcz run` does), the scene never."""
+# An actor acts for one instruction: (observation, info) -> action. `run_chain` asks for a fresh one at
+# every instruction (a policy is reset then, as `bcz run` does; the scripted expert starts its plan).
+Actor = Callable[[dict, dict], np.ndarray]
+
+
+def policy_actor(policy: Policy) -> Actor:
+    policy.reset()
+    return lambda obs, info: policy.select_action(obs, info["instruction"])
+
+
+def run_chain(env: TabletopEnv, job: ChainJob, length: int, actor_for: Callable[[], Actor]) -> ChainResult:
+    """One chain, a fresh actor at each instruction, the scene never reset."""
     chain = Chain(env, job.seed, length, job.split)
     frames: list[np.ndarray] | None = [] if job.video else None
     instructions, steps = [], []
     for _ in chain:
-        policy.reset()
+        act = actor_for()
         obs, info = chain.obs, chain.info
         instructions.append(info["instruction"])
         while True:
-            obs, _, terminated, truncated, info = env.step(policy.select_action(obs, info["instruction"]))
+            obs, _, terminated, truncated, info = env.step(act(obs, info))
             if frames is not None:
                 frames.append(env.frame())
             if terminated or truncated:

@@ -36,7 +36,7 @@ from data_collection.collect import CollectConfig, check_same_kind, collect
 from data_collection.dataset import DatasetReader
 from data_collection.episode import Episode, EpisodeInfo, EpisodeRecorder, encode_episode
 from data_collection.layout import INFO_PATH
-from data_collection.rollout import record_chain
+from data_collection.rollout import Driver, record_chain
 from data_collection.video import VideoConfig
 from policy.evaluate import EvalConfig, evaluate
 from policy.policy import Policy
@@ -106,25 +106,38 @@ class Takeover:
         return False
 
 
-def play_policy(
-    env: TabletopEnv, policy: Policy, task: str, seed: int, takeover: Takeover, job: int
-) -> Episode:
-    """One episode driven by `policy` (the expert taking over when it strays), every frame labelled with
-    the expert's action for the state it shows."""
-    obs, info = env.reset(seed=seed, options={"task": task})
+def takeover_driver(env: TabletopEnv, policy: Policy, takeover: Takeover) -> Driver:
+    """The policy drives one instruction from here, the expert labelling every frame with its own action
+    for that state and taking the hand when the policy strays (`Takeover`)."""
     policy.reset()
+    takeover.straying = takeover.left = 0  # each instruction starts with the policy driving
     expert = env.expert()
-    recorder = EpisodeRecorder(list(env.scene.bodies))
-    while True:
-        scene = env.scene_state()
+
+    def drive(obs: dict, info: dict, scene) -> tuple[np.ndarray, np.ndarray, bool]:
         label = expert.act(scene)
         proposed = policy.select_action(obs, info["instruction"])
         expert_drives = takeover.expert_drives(proposed, label)
-        executed = label if expert_drives else proposed
         if expert_drives:  # the policy's plans are stale once the expert has moved the hand
             policy.drop_plans()
-        recorder.add(obs, label, scene, intervention=expert_drives)
+        executed = label if expert_drives else proposed
         expert.follow(executed)
+        return label, executed, expert_drives
+
+    return drive
+
+
+def play_policy(
+    env: TabletopEnv, policy: Policy, task: str, seed: int, takeover: Takeover, job: int
+) -> Episode:
+    """One episode driven by `policy` (`takeover_driver`), every frame labelled with the expert's action
+    for the state it shows."""
+    obs, info = env.reset(seed=seed, options={"task": task})
+    drive = takeover_driver(env, policy, takeover)
+    recorder = EpisodeRecorder(list(env.scene.bodies))
+    while True:
+        scene = env.scene_state()
+        label, executed, expert_drives = drive(obs, info, scene)
+        recorder.add(obs, label, scene, intervention=expert_drives)
         obs, _, terminated, truncated, info = env.step(executed)
         if terminated or truncated:
             break
@@ -138,28 +151,10 @@ def play_policy(
 def play_policy_chain(
     env: TabletopEnv, policy: Policy, first: str, seed: int, length: int, takeover: Takeover, job: int
 ) -> Episode:
-    """A chain of instructions (`record_chain`) driven by `policy`, the expert labelling every frame and
-    taking over when it strays; the chain goes on after every success, the expert's help included."""
+    """A chain of instructions (`record_chain`) driven by `policy` (`takeover_driver`); the chain goes on
+    after every success, the expert's help included."""
     chain = Chain(env, seed, length, env.split, first=env.suite.resolve(first))
-
-    def policy_driver():
-        policy.reset()
-        takeover.straying = takeover.left = 0  # each instruction starts with the policy driving
-        expert = env.expert()
-
-        def drive(obs: dict, info: dict, scene) -> tuple[np.ndarray, np.ndarray, bool]:
-            label = expert.act(scene)
-            proposed = policy.select_action(obs, info["instruction"])
-            expert_drives = takeover.expert_drives(proposed, label)
-            if expert_drives:  # the policy's plans are stale once the expert has moved the hand
-                policy.drop_plans()
-            executed = label if expert_drives else proposed
-            expert.follow(executed)
-            return label, executed, expert_drives
-
-        return drive
-
-    return record_chain(env, chain, policy_driver, "policy", job)
+    return record_chain(env, chain, lambda: takeover_driver(env, policy, takeover), "policy", job)
 
 
 class DaggerWorker:

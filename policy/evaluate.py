@@ -25,7 +25,7 @@ from rich.table import Table
 
 from conf.checks import at_least
 from data_collection import cluster
-from policy.chain_eval import ChainJob, ChainResult, plan_chains, report_chains, run_chain
+from policy.chain_eval import ChainJob, ChainResult, plan_chains, policy_actor, report_chains, run_chain
 from policy.policy import EXECUTIONS, Policy
 from policy.rollouts import NOTHING, EpisodeResult, env_config_for, rollout
 from sim.config import EnvConfig
@@ -123,7 +123,7 @@ class EvalWorker:
         return rollout(self.policy, self.env, job.task, job.seed, job.instruction, record=job.video)
 
     def run_chain(self, job: ChainJob, length: int) -> ChainResult:
-        return run_chain(self.policy, self.env, job, length)
+        return run_chain(self.env, job, length, lambda: policy_actor(self.policy))
 
 
 def with_execution(

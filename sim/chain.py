@@ -51,14 +51,14 @@ def can_follow(task: TaskSpec, state: SceneState, workspace: tuple[np.ndarray, n
             return False
     if task.reference is not None and not on_table(state[task.reference.name]):
         return False  # a base that is itself stacked, a bottle lying down
-    lying_in = any(supports(o, state[task.target.name]) for o in state.objects.values())
-    if not skill.grasps and (lying_in or not on_table(state[task.target.name])):
+    target = state[task.target.name]
+    lying_in = any(supports(o, target) for o in state.objects.values())
+    if not skill.grasps and (lying_in or not on_table(target)):
         return False  # a push slides what stands on the table
     if not skill.feasible(task, state, workspace):
         return False
     # What the target stands on or lies in is where the hand reaches anyway, not in its way; a grasping
     # skill's reference must keep clear of the target like any other object.
-    target = state[task.target.name]
     ignored = set(names) - ({task.reference.name} if task.reference and skill.grasps else set())
     others = [o for n, o in state.objects.items() if n not in ignored and not supports(o, target)]
     slack = SLACK if skill.grasps else 0.0  # a push or a strike sweeps through its zones
@@ -144,8 +144,3 @@ class Chain:
 
     def report(self, success: bool) -> None:
         self.outcomes.append(bool(success))
-
-    @property
-    def completed(self) -> int:
-        """Instructions done in a row from the first."""
-        return int(np.argmin([*self.outcomes, False]))
