@@ -1,12 +1,12 @@
 """Language augmentation for training: phrasings of a task that the suite itself does not have.
 
 The suite names each task a few ways (its templates times its object words); a policy trained only on
-those learns the suite's wording, and success falls by ~20 points on object words it never saw
-(`benchmarks/unseen_phrasings.py`). Paraphrases add sentence templates and object words from
-conf/paraphrase_sets/<name>.yaml, crossed with the suite's own, so the frozen encoder's vector for a task
-varies in training the way a person's wording does. They are used in training only (`bcz train
-paraphrase_set=default`; never in validation batches): the suite, its evaluation and the
-unseen-phrasing benchmark never see them.
+those learns the suite's wording, and does worse on object words it never saw
+(`benchmarks/unseen_phrasings.py`; see docs/notes/language.md). Paraphrases add sentence templates and
+object words from conf/paraphrase_sets/<name>.yaml, crossed with the suite's own, so the frozen
+encoder's vector for a task varies in training the way a person's wording does. They are used in
+training only (`bcz train paraphrase_set=default`; never in validation batches): the suite, its
+evaluation and the unseen-phrasing benchmark never see them.
 """
 
 from __future__ import annotations

@@ -65,12 +65,10 @@ class PolicyConfig:
     encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
     pooling: str = "mean"  # of the sentence encoder's tokens: mean | mean+order | tokens (policy/language.py)
     reader: ReaderConfig | None = None  # written by `bcz fit-reader` (policy/reader.py), never trained here
-    # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan (measured best with
-    # relative actions: 98-100% vs 72-74% on the first rung); ensemble: average every chunk covering the
-    # step (ACT's temporal ensembling).
+    # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan; ensemble: average
+    # every chunk covering the step (ACT's temporal ensembling). See docs/notes/execution.md.
     execution: str = "chunk"
-    # On the whole suite (the 280-minute policy, 846 episodes): every 3 steps 70.3% / 65.7%, every 5
-    # 67.8% / 60.8%, every 2 72.3% / 54.9% and 4 71.3% / 51.0% (423 each); every step stalls (56.7% / 50.0%).
+    # With execution=chunk: actions of each chunk run before re-planning (see docs/notes/execution.md).
     replan_every: int = 3
     ensemble_decay: float = 1.0  # weight exp(-decay * age) of older chunks' motion for the current step
     # Reopen and lift after a grasp closes on air, this many times per episode (policy.execution.Regrasp).
@@ -81,8 +79,8 @@ class PolicyConfig:
     goal_loss: float = 0.0
     # The state channels the network sees. Training fills it in when unset (policy.layout.default_proprio):
     # with end-effector pose actions the hand's pose is hidden and the fingers kept, as BC-Z fed no
-    # proprioception (a policy that sees its pose localizes by "pixels minus pose" and copies its own
-    # motion: rung 1.5 went 27% -> 57%); with raw actions (joint targets) the whole state. None in a
+    # proprioception (a policy that sees its pose can localize by "pixels minus pose" and copy its own
+    # motion; see docs/notes/networks.md); with raw actions (joint targets) the whole state. None in a
     # checkpoint (written before this option): all of it.
     proprio: list[str] | None = None
     # Set from the training data (and checked whenever the policy meets data or a robot):

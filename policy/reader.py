@@ -3,9 +3,8 @@ way the policy was taught it (`bcz fit-reader`).
 
 A policy trains on the sentence vector (the mean of MiniLM's token states) of the suite's phrasings and
 a paraphrase set's. With object words it never heard ("flask", "brick") that vector blurs which colour
-goes with which object: a linear probe names the second object's colour 63% of the time, against 95%
-with familiar words (`benchmarks/language_factors.py`), and success falls ~15 points. The mean is where
-the binding is lost; the token states still hold it. The reader is a two-layer transformer over the
+goes with which object (`benchmarks/language_factors.py`; figures in docs/notes/language.md). The mean
+is where the binding is lost; the token states still hold it. The reader is a two-layer transformer over the
 token states and their places in the sentence, fit to send every training phrasing of a task to the
 vector of the suite's own phrasings of it (their mean), so the policy hears what it learned from. It is
 a correction added to the instruction's own sentence vector, so what it cannot place keeps its meaning.

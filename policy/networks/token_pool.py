@@ -1,8 +1,8 @@
 """Attention pooling over the frozen sentence encoder's token states (`policy.pooling=tokens`).
 
 The mean of the token states is the sentence vector the encoder was trained for, and it hardly depends
-on word order: "stack the red block on the blue block" and its role swap are 0.997 cosine apart, and
-the mean-pooled policy heads for the block named second in 38 of 100 stack_on scenes. Here a few learned
+on word order: "stack the red block on the blue block" and its role swap are 0.997 cosine apart, so a
+mean-pooled policy hears only faintly which block moves (docs/notes/language.md). Here a few learned
 queries attend over the token states plus a learned embedding of each token's place in the sentence, so
 the policy can learn to read which block comes first. The mean stays in the output, so nothing the mean
 told the policy is lost; the network after this reads the concatenation as its task vector.

@@ -30,8 +30,8 @@ class ViTConfig:
     token_grid: int = 4  # image tokens per side per camera
     keypoint_layer: int = 2  # spatial softmax after this stem conv (1-based; 0: no keypoint token)
     # >0: the keypoint softmax gets a learned per-channel inverse temperature starting here (over
-    # normalized features a plain softmax is nearly flat). 10 did not move rung 2 (7% / 0% at 10 / 20
-    # min vs 0% / 4%), so it stays off by default (0: the plain softmax).
+    # normalized features a plain softmax is nearly flat). 0 (default): the plain softmax. See
+    # docs/notes/networks.md.
     keypoint_sharpness: float = 0.0
     dropout: float = 0.0
     film: bool = True  # FiLM in the transformer blocks
