@@ -38,6 +38,7 @@ bench: setup  ## the README's benchmark tables (about 45 minutes; policy_speed n
 	$(BIN)/python benchmarks/control_loop.py --minutes 5 --rates 10 30
 	$(BIN)/python benchmarks/language_roles.py
 	$(BIN)/python benchmarks/reader_retrieval.py policy/pretrained/default
+	$(BIN)/python benchmarks/code_shape.py
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache .ruff_cache

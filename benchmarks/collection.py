@@ -23,8 +23,8 @@ from rich.table import Table
 from data_collection.cluster import RayConfig
 from data_collection.collect import CollectConfig, collect, plan_task
 from data_collection.relabel import RelabelConfig, relabel
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 from sim.expert import dart_noise
 
 

@@ -2,7 +2,7 @@
 
     python benchmarks/dagger_takeovers.py policy/pretrained/default --skills put_in push_to --episodes 16
 
-Plays the policy as `bcz dagger` does (`policy.dagger.Takeover`, the same defaults) on train tasks, one
+Plays the policy as `bcz dagger` does (`evaluation.dagger.Takeover`, the same defaults) on train tasks, one
 seed per episode (2,000,000 + i: none of collection's, evaluation's or DAgger's), up to the first
 takeover, and tables what straying set it off (motion, gripper or both over the `patience` steps), the
 phase of the expert's plan then, the hand's height, and whether the expert's label turned the hand up.
@@ -19,9 +19,9 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from policy.dagger import DaggerConfig, Takeover
+from evaluation.dagger import DaggerConfig, Takeover
+from evaluation.rollouts import env_config_for
 from policy.policy import Policy
-from policy.rollouts import env_config_for
 from sim.env import TabletopEnv
 
 SEED = 2_000_000

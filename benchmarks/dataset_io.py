@@ -24,7 +24,7 @@ from data_collection.episode import encode_episode
 from data_collection.frames import FrameCache
 from data_collection.layout import tabletop_features
 from data_collection.rollout import play_expert
-from data_collection.video import VideoConfig
+from data_collection.video_codec import VideoConfig
 from data_collection.writer import DatasetWriter
 from sim.env import TabletopEnv
 

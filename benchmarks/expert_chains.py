@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import track
 
 from data_collection.rollout import expert_driver
-from policy.chain_eval import (
+from evaluation.chains import (
     ChainJob,
     ChainResult,
     chains_table,
@@ -28,8 +28,8 @@ from policy.chain_eval import (
     skills_table,
     summarize,
 )
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 
 
 def expert_chain(env: TabletopEnv, job: ChainJob, length: int, dart: float) -> ChainResult:

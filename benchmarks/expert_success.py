@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 from sim.expert import dart_noise
 
 

@@ -20,10 +20,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from evaluation.rollouts import env_config_for
 from policy.policy import Policy
-from policy.rollouts import env_config_for
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 
 
 def probe(checkpoint: str, tasks: list[str], scenes: int, seed: int) -> dict[str, float]:

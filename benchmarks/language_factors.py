@@ -22,10 +22,10 @@ from rich.console import Console
 from rich.table import Table
 from unseen_phrasings import VARIANTS, variant_phrasings
 
-from policy.evaluate import EvalConfig
+from evaluation.evaluate import EvalConfig
 from policy.language import SentenceEncoder
 from policy.paraphrase import Paraphrases
-from sim.suite import TaskSpec, TaskSuite
+from tasks.suite import TaskSpec, TaskSuite
 
 FACTORS = ("skill", "colour 1", "kind 1", "colour 2", "kind 2")  # 1: the object to move; 2: the other
 

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from policy.language import SentenceEncoder
-from sim.suite import TaskSuite
+from tasks.suite import TaskSuite
 
 
 def swapped(text: str, a: str, b: str) -> str:
@@ -69,7 +69,7 @@ def main() -> None:
         "probe names the mover, unseen pairs",
     ):
         table.add_column(col, justify="right")
-    for pooling in ("mean", "mean+order"):  # tokens: pooled by attention the policy learns, not here
+    for pooling in ("mean", "tokens"):  # tokens: every token's state, flattened (what the reader reads)
         encoder = SentenceEncoder(pooling=pooling)
         x = torch.as_tensor(encoder.encode([r[0] for r in rows]))
         twin = torch.as_tensor(encoder.encode([r[1] for r in rows]))

@@ -61,7 +61,7 @@ def training(policy: Policy, data: DemoData, steps: int = 60) -> tuple[float, fl
         t0 = time.perf_counter()
         b = pre.get()
         t1 = time.perf_counter()
-        loss, _ = policy.loss(b["images"], b["state"], b["cond"], b["actions"], augment=augment)
+        loss, _ = policy(b, augment=augment)
         opt.zero_grad()
         loss.backward()
         opt.step()

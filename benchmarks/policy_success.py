@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from policy.evaluate import EvalConfig, evaluate
+from evaluation.evaluate import EvalConfig, evaluate
 
 
 def curve(run: Path, console: Console) -> None:

@@ -19,11 +19,11 @@ from rich.console import Console
 from rich.table import Table
 from unseen_phrasings import VARIANTS, variant_phrasings
 
-from policy.evaluate import EvalConfig
+from evaluation.evaluate import EvalConfig
 from policy.language import SentenceEncoder
 from policy.policy import Policy
 from policy.reader import nearest_task, suite_vectors
-from sim.suite import TaskSuite
+from tasks.suite import TaskSuite
 
 
 def main() -> None:

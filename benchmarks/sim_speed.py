@@ -21,8 +21,8 @@ import pybullet as p
 from rich.console import Console
 from rich.table import Table
 
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 
 TASK = "put_in/red_block/green_bowl"
 

@@ -20,8 +20,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from policy.evaluate import EvalConfig, evaluate
-from sim.suite import ObjectRef, TaskSpec, TaskSuite, normalize
+from evaluation.evaluate import EvalConfig, evaluate
+from tasks.suite import ObjectRef, TaskSpec, TaskSuite, normalize
 
 TEMPLATES = {
     "pick_up": ["raise the {target} off the table", "take the {target}", "could you pick up the {target}"],

@@ -16,24 +16,11 @@ import types
 import typing
 from functools import cache
 
-SCHEMAS = {  # config name (conf/<name>.yaml) -> its dataclass
-    "demo": "sim.demo:DemoConfig",
-    "tasks": "sim.tasks_cli:TasksConfig",
-    "collect": "data_collection.collect:CollectConfig",
-    "dataset": "data_collection.check:DatasetToolConfig",
-    "teleop": "data_collection.teleop.session:TeleopConfig",
-    "relabel": "data_collection.relabel:RelabelConfig",
-    "train": "policy.train:TrainConfig",
-    "finetune": "policy.train:TrainConfig",
-    "eval": "policy.evaluate:EvalConfig",
-    "fit-reader": "policy.reader:FitReaderConfig",
-    "dagger": "policy.dagger:DaggerConfig",
-    "run": "deploy.run:RunConfig",
-}
+from conf.verbs import VERBS
 
 
 def schema_of(name: str) -> type:
-    module, cls = SCHEMAS[name].split(":")
+    module, cls = VERBS[name].schema.split(":")
     return getattr(importlib.import_module(module), cls)
 
 

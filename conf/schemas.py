@@ -7,9 +7,10 @@ from hydra.core.config_store import ConfigStore
 
 
 def register() -> None:
-    from conf.keys import SCHEMAS, schema_of
+    from conf.keys import schema_of
+    from conf.verbs import VERBS
 
     cs = ConfigStore.instance()
-    for name in SCHEMAS:
+    for name in VERBS:
         if name != "finetune":  # conf/finetune.yaml builds on train_schema
             cs.store(name=f"{name}_schema", node=schema_of(name))

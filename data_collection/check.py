@@ -48,7 +48,7 @@ from data_collection.layout import (
     video_keys,
     video_path,
 )
-from data_collection.video import VideoError, decode_mp4
+from data_collection.video_codec import VideoError, decode_mp4
 from data_collection.writer import DatasetWriter
 
 

@@ -30,11 +30,11 @@ from data_collection.dataset import write_json
 from data_collection.episode import EncodedEpisode, encode_episode
 from data_collection.layout import CAMERA_SETUP, COLLECTION_PATH, tabletop_features
 from data_collection.rollout import play_chain, play_expert
-from data_collection.video import VideoConfig
+from data_collection.video_codec import VideoConfig
 from data_collection.writer import DatasetWriter
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
-from sim.suite import TaskSpec, TaskSuite, UnknownTaskError
+from sim.env_config import EnvConfig
+from tasks.suite import TaskSpec, TaskSuite, UnknownTaskError
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ class CollectionError(RuntimeError):
 
 @dataclass
 class CollectConfig:
+    """Schema of `bcz collect` (conf/collect.yaml): the dataset, how many episodes of which tasks, workers."""
+
     env: EnvConfig = field(default_factory=EnvConfig)
     output: str = "datasets/tabletop"
     episodes: int = 100  # total wanted in the dataset (a resumed run collects only the missing ones)
@@ -77,6 +79,7 @@ class CollectConfig:
 
 
 def select_tasks(suite, cfg: CollectConfig) -> list[TaskSpec]:
+    """The tasks to demonstrate: those matching `cfg.tasks`, else the whole split."""
     return suite.match(cfg.tasks) if cfg.tasks else suite.tasks(cfg.split)
 
 
@@ -105,11 +108,13 @@ class CollectorWorker:
         self.video = video
 
     def pid(self) -> int:
+        """The worker's process id, handed to `collect`'s `on_commit` callback."""
         return os.getpid()
 
     def run(
         self, job: int, seed: int, task: str, dart: float, layout: str | None = None, chain: int = 0
     ) -> EncodedEpisode:
+        """Play job `job` (an expert episode, one in another task's `layout`, or a chain) and encode it."""
         if chain:
             episode = play_chain(self.env, task, seed, chain, self.env.split, dart, job)
         else:
@@ -119,6 +124,8 @@ class CollectorWorker:
 
 @dataclass
 class CollectResult:
+    """What a `collect` run added: the committed episode indices, success per skill, lengths, retries."""
+
     root: Path
     committed: list[int]  # episode indices added by this run
     successes: dict[str, list[bool]]  # per skill
@@ -142,27 +149,12 @@ def collect(
     from ray.exceptions import RayActorError, RayTaskError
 
     cluster.check_address(cfg.ray)  # before anything is written
-    probe = TabletopEnv(cfg.env, split=cfg.split)  # validates suite, split and config before Ray starts
-    suite = probe.suite
+    suite, writer = _open_dataset(cfg)
     tasks = select_tasks(suite, cfg)
-    fps = cfg.env.robot.control_hz
-    features = tabletop_features(
-        probe.arm.observation_features, probe.arm.action_features["action"], cfg.video, fps
-    )
-    robot_type = probe.arm.name
-    probe.close()
-    check_same_kind(Path(cfg.output), cfg.chain)
-    writer = DatasetWriter(cfg.output, features, fps, robot_type, resume=cfg.resume)
-    mark_collection(writer, cfg, complete=False)  # until every job is in, the dataset says it is partial
     done = writer.jobs()
     wanted = jobs or range(cfg.episodes)
-    swaps = {}  # job -> (task played, task whose scene it is played in)
+    swaps = _role_swaps(cfg, suite, tasks, wanted) if cfg.swap_roles else {}
     if cfg.swap_roles:
-        for j in wanted:
-            own = plan_task(tasks, cfg.seed, j)
-            swapped = role_swap(suite, own, cfg.split)
-            if swapped is not None:
-                swaps[j] = (swapped, own)
         wanted = sorted(swaps)
     todo = collections.deque((j, 1) for j in wanted if j not in done)
     result = CollectResult(Path(cfg.output), [], collections.defaultdict(list), [], 0, 0.0)
@@ -211,13 +203,9 @@ def collect(
                     result.resubmitted += 1
                     continue
                 index = writer.add(episode)
-                result.committed.append(index)
-                for seg in episode.info.segments or [{"task": task.id, "success": episode.info.success}]:
-                    result.successes[seg["task"].split("/")[0]].append(seg["success"])
-                result.lengths.append(len(episode))
+                _count(result, index, episode, task)
                 ok = [s for v in result.successes.values() for s in v]
-                minutes = (time.perf_counter() - start) / 60
-                rate = f"{len(result.committed) / minutes:.1f}"
+                rate = f"{len(result.committed) / ((time.perf_counter() - start) / 60):.1f}"
                 progress.update(bar, advance=1, success=f"{np.mean(ok):.0%}", rate=rate)
                 if on_commit:
                     pids = ray.get([w.pid.remote() for w in workers])
@@ -227,6 +215,43 @@ def collect(
         result.seconds = time.perf_counter() - start
         cluster.disconnect(started_here)
     return result
+
+
+def _open_dataset(cfg: CollectConfig) -> tuple[TaskSuite, DatasetWriter]:
+    """The suite, and the dataset opened for writing (marked partial until every job is in); a probe
+    env validates suite, split and config before Ray starts."""
+    probe = TabletopEnv(cfg.env, split=cfg.split)
+    fps = cfg.env.robot.control_hz
+    features = tabletop_features(
+        probe.arm.observation_features, probe.arm.action_features["action"], cfg.video, fps
+    )
+    suite, robot_type = probe.suite, probe.arm.name
+    probe.close()
+    check_same_kind(Path(cfg.output), cfg.chain)
+    writer = DatasetWriter(cfg.output, features, fps, robot_type, resume=cfg.resume)
+    mark_collection(writer, cfg, complete=False)
+    return suite, writer
+
+
+def _role_swaps(cfg: CollectConfig, suite: TaskSuite, tasks: list[TaskSpec], wanted) -> dict:
+    """job -> (the task played, the task whose scene it is played in), for the jobs whose swapped task
+    is in the split."""
+    swaps = {}
+    for j in wanted:
+        own = plan_task(tasks, cfg.seed, j)
+        swapped = role_swap(suite, own, cfg.split)
+        if swapped is not None:
+            swaps[j] = (swapped, own)
+    return swaps
+
+
+def _count(result: CollectResult, index: int, episode, task: TaskSpec) -> None:
+    """Episode `index`, just committed, in the run's figures: success per skill (per instruction for a
+    chain) and length."""
+    result.committed.append(index)
+    for seg in episode.info.segments or [{"task": task.id, "success": episode.info.success}]:
+        result.successes[seg["task"].split("/")[0]].append(seg["success"])
+    result.lengths.append(len(episode))
 
 
 def check_same_kind(root: Path, chain: int) -> None:
@@ -276,6 +301,7 @@ def _progress(total: int) -> Progress:
 
 
 def summary(result: CollectResult) -> Table:
+    """The run's success per skill, frames, rate and resubmissions as a table."""
     table = Table(title=f"bcz collect -> {result.root}")
     for col in ("skill", "instructions", "successes", "success rate"):
         table.add_column(col, justify="left" if col == "skill" else "right")
@@ -295,6 +321,7 @@ def summary(result: CollectResult) -> Table:
 
 
 def main(cfg) -> None:
+    """Hydra entry point of `bcz collect`; on Ctrl-C the committed episodes stay and `--resume` finishes."""
     config: CollectConfig = OmegaConf.to_object(cfg)
     console = Console()
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from conf.files import write_atomically
 from data_collection.layout import (
     CODEBASE_VERSION,
     DATA_PATH,
@@ -29,7 +29,7 @@ from data_collection.layout import (
     video_keys,
 )
 from data_collection.stats import STAT_KEYS, Stats, from_json
-from data_collection.video import decode_mp4
+from data_collection.video_codec import decode_mp4
 
 log = logging.getLogger(__name__)
 
@@ -78,40 +78,32 @@ def _fsync_dir(path: Path) -> None:
 
 def atomic_write(root: Path, relative: str, write) -> None:
     """Write `root/relative` via a staged temp file and a rename; `write(path)` produces the file."""
-    final = root / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
-    staging = root / STAGING_DIR
-    staging.mkdir(exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=staging, suffix=Path(relative).suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(final.parent)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    final = write_atomically(root / relative, write, staging=root / STAGING_DIR)
+    _fsync_dir(final.parent)  # the rename itself survives a power cut
 
 
 def write_bytes(root: Path, relative: str, data: bytes) -> None:
+    """`data` into `root/relative`, atomically (`atomic_write`)."""
     atomic_write(root, relative, lambda p: Path(p).write_bytes(data))
 
 
 def write_json(root: Path, relative: str, obj: dict) -> None:
+    """`obj` as indented JSON into `root/relative`, atomically."""
     atomic_write(root, relative, lambda p: Path(p).write_text(json.dumps(obj, indent=2)))
 
 
 def write_parquet(root: Path, relative: str, table: pa.Table, **options) -> None:
+    """`table` as snappy parquet into `root/relative`, atomically; `options` go to `pq.write_table`."""
     atomic_write(root, relative, lambda p: pq.write_table(table, p, compression="snappy", **options))
 
 
 def episode_meta_files(root: Path) -> list[Path]:
+    """The meta/episodes parquet files, in order (chunk, then file)."""
     return sorted((root / "meta" / "episodes").glob("chunk-*/file-*.parquet"))
 
 
 def read_episode_rows(path: Path) -> list[dict]:
+    """The rows of one meta/episodes file; an unreadable one is a DatasetError."""
     try:
         return pq.read_table(path).to_pylist()
     except (pa.ArrowException, OSError) as e:
@@ -128,6 +120,7 @@ def _arrow_type(feature: dict) -> pa.DataType:
 
 
 def frames_table(columns: dict[str, np.ndarray], features: dict) -> pa.Table:
+    """The numeric `features` of `columns` as an Arrow table (no videos; a vector is a fixed-size list)."""
     arrays, fields = [], []
     for key, feature in features.items():
         if feature["dtype"] == "video":
@@ -272,19 +265,23 @@ class DatasetReader:
 
     @property
     def num_frames(self) -> int:
+        """Frames in the dataset, over every episode."""
         return int(self.episodes[-1]["dataset_to_index"]) if self.episodes else 0
 
     @property
     def video_keys(self) -> list[str]:
+        """The camera feature keys (dtype video)."""
         return video_keys(self.features)
 
     def stats(self) -> dict[str, Stats]:
+        """The dataset's meta/stats.json, per feature; missing is a DatasetError."""
         path = self.root / STATS_PATH
         if not path.is_file():
             raise DatasetError(f"{path} is missing")
         return from_json(json.loads(path.read_text()))
 
     def episode_stats(self, index: int) -> dict[str, Stats]:
+        """Statistics of episode `index` alone, per feature (from its meta/episodes row)."""
         return _stats_from_row(self.episodes[index], self.features)
 
     # ------------------------------------------------------------------ content
@@ -293,6 +290,7 @@ class DatasetReader:
         return episode_data_file(self.info, self.episodes[index])
 
     def video_file(self, index: int, key: str) -> str:
+        """The mp4 holding episode `index`'s frames of camera `key` (maybe shared with others)."""
         return episode_video_file(self.info, self.episodes[index], key)
 
     def _table(self, relative: str) -> pa.Table:
@@ -342,5 +340,6 @@ class DatasetReader:
         return info
 
     def labels(self) -> pd.DataFrame | None:
+        """The hindsight labels of `bcz relabel` (meta/labels.parquet), or None before it ran."""
         path = self.root / LABELS_PATH
         return pd.read_parquet(path) if path.is_file() else None

@@ -12,7 +12,7 @@ import numpy as np
 
 from data_collection.layout import ENV_STATE_SLOTS, POSE_NAMES, image_key
 from data_collection.stats import Stats, array_stats, image_stats
-from data_collection.video import VideoConfig, encode_mp4
+from data_collection.video_codec import VideoConfig, encode_mp4
 from sim.state import SceneState
 
 SOURCES = ("expert", "teleop", "policy")
@@ -42,6 +42,8 @@ class EpisodeInfo:
 
 @dataclass
 class Episode:
+    """One recorded episode in memory: per-frame columns and raw camera frames, before encoding."""
+
     info: EpisodeInfo
     columns: dict[str, np.ndarray]  # observation.state, action, observation.environment_state, intervention
     images: dict[str, np.ndarray] = field(default_factory=dict)  # feature key -> (T, H, W, 3) uint8
@@ -53,6 +55,8 @@ class Episode:
 
 @dataclass
 class EncodedEpisode:
+    """An episode ready to commit: columns, mp4 bytes per camera and statistics per feature."""
+
     info: EpisodeInfo
     columns: dict[str, np.ndarray]
     videos: dict[str, bytes]  # feature key -> mp4
@@ -123,6 +127,7 @@ class EpisodeRecorder:
         self.add(obs, hold, scene, intervention=False)
 
     def finish(self, info: EpisodeInfo) -> Episode:
+        """The episode recorded so far with its `info`; an episode needs at least one frame."""
         if not len(self):
             raise ValueError("cannot finish an episode with no frames")
         columns = {k: np.asarray(v) for k, v in self._rows.items()}
@@ -131,6 +136,7 @@ class EpisodeRecorder:
 
 
 def encode_episode(episode: Episode, fps: float, video: VideoConfig) -> EncodedEpisode:
+    """Encode the cameras to mp4 and compute every feature's statistics (done in the worker)."""
     n = len(episode)
     stats = {key: array_stats(values) for key, values in episode.columns.items()}
     stats["timestamp"] = array_stats(np.arange(n) / fps)

@@ -26,19 +26,16 @@ from pathlib import Path
 import numpy as np
 from rich.progress import Progress
 
+from conf.files import cache_dir
 from data_collection.dataset import NUMERIC, DatasetReader, atomic_write, write_json
 from data_collection.stats import Stats
 
 
 def default_cache_dir(root: Path) -> Path:
     """Where the frames of the dataset at `root` are cached unless told otherwise."""
-    base = (
-        os.environ.get("BCZ_CACHE")
-        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "bcz"
-    )
     resolved = Path(root).resolve()
     key = hashlib.sha1(str(resolved).encode()).hexdigest()[:12]
-    return Path(base) / "frames" / f"{resolved.name}-{key}"
+    return cache_dir() / "frames" / f"{resolved.name}-{key}"
 
 
 def _fingerprint(row: dict) -> str:

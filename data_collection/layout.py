@@ -7,7 +7,7 @@ grouped, 100 to a file, because parquet pays ~30 kB per file for the ~130 statis
 
 from __future__ import annotations
 
-from data_collection.video import VideoConfig, video_feature_info
+from data_collection.video_codec import VideoConfig, video_feature_info
 from robot.robot import Feature
 
 CODEBASE_VERSION = "v3.0"

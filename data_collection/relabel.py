@@ -31,7 +31,7 @@ from data_collection.dataset import DatasetReader, table_to_numpy, write_parquet
 from data_collection.layout import LABELS_PATH, POSE_NAMES, data_path
 from sim.skills import SKILLS
 from sim.state import ObjectState, SceneState
-from sim.suite import ObjectRef, TaskSpec, TaskSuite
+from tasks.suite import ObjectRef, TaskSpec, TaskSuite
 
 LABEL_COLUMNS = ("episode_index", "start_frame", "end_frame", "task", "instruction", "original", "achieved")
 

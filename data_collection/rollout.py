@@ -82,6 +82,7 @@ def expert_driver(env: TabletopEnv, noise: np.random.Generator, dart: float) -> 
     expert = env.expert()
 
     def drive(obs: dict, info: dict, scene: SceneState) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The clean expert action as the label, the noisy one to execute, and no intervention."""
         action = expert.act(scene)
         return action, dart_noise(action, noise, dart, 5 * dart) if dart > 0 else action, False
 

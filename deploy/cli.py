@@ -13,46 +13,9 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from conf.verbs import VERBS, Verb
 
-@dataclass(frozen=True)
-class Verb:
-    target: str  # module:function
-    doc: str
-    positional: tuple[str, ...] = ()  # config keys filled by positional arguments, in order
-
-
-VERBS: dict[str, Verb] = {
-    "run": Verb(
-        "deploy.run:main", "the robot on a policy: type instructions (terminal, or web=true for a page)"
-    ),
-    "demo": Verb("sim.demo:main", "a scripted expert performs a task from the suite; writes an mp4"),
-    "tasks": Verb("sim.tasks_cli:main", "list the task grid and the train / held-out split"),
-    "collect": Verb("data_collection.collect:main", "expert demonstrations on Ray workers into a dataset"),
-    "teleop": Verb(
-        "data_collection.teleop.session:main", "drive the arm from the keyboard / a pad and record demos"
-    ),
-    "relabel": Verb(
-        "data_collection.relabel:main", "hindsight-relabel a dataset from its recorded sim states"
-    ),
-    "train": Verb("policy.train:main", "behavior cloning of a language-conditioned policy (GPU if present)"),
-    "finetune": Verb(
-        "policy.train:finetune", "continue training a checkpoint on new tasks, optionally mixing old data"
-    ),
-    "fit-reader": Verb(
-        "policy.reader:main", "fit a checkpoint's instruction reader for words it never heard (text only)"
-    ),
-    "dagger": Verb(
-        "policy.dagger:main", "rounds of policy rollouts labelled by the expert (DAgger), then fine-tuning"
-    ),
-    "eval": Verb("policy.evaluate:main", "success per task of a checkpoint in the simulator, on Ray"),
-    "dataset": Verb(
-        "data_collection.check:main",
-        "check PATH [--repair]: validate a dataset, keep what is intact",
-        positional=("action", "path"),
-    ),
-}
 # Hydra's flags whose next argument is their value (`--cfg job`, `--config-name train`, ...).
 HYDRA_FLAGS_WITH_VALUE = {
     "--cfg",
@@ -86,6 +49,7 @@ HYDRA_FLAGS = HYDRA_FLAGS_WITH_VALUE | {
 
 
 def usage() -> str:
+    """The top-level help: every verb with its one-line description."""
     width = max(map(len, VERBS))
     lines = [f"  {name:<{width}}  {v.doc}" for name, v in VERBS.items()]
     return (
@@ -121,6 +85,7 @@ def to_overrides(verb: Verb, args: list[str]) -> list[str]:
 
 def _guarded(fn: Callable) -> Callable:
     def run(cfg) -> None:
+        """Run the verb; a user error (ValueError, OSError, KeyError) is one line on stderr and exit 2."""
         try:
             fn(cfg)
         except (ValueError, OSError, KeyError) as e:
@@ -134,6 +99,8 @@ def _guarded(fn: Callable) -> Callable:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The `bcz` command: checks the verb and its overrides before Hydra composes conf/<verb>.yaml and runs
+    it."""
     argv = sys.argv[1:] if argv is None else argv
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())

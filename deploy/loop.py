@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class LoopConfig:
+    """How `bcz run` drives the robot: the control rate and how planned chunks are executed."""
+
     control_hz: float = 10.0
     execution: str | None = None  # ensemble | first; None: as the policy was set up (chunk -> first)
     replan_every: int | None = None  # policy steps between plans with `first`; None: the policy's
@@ -64,18 +66,22 @@ class Planner:
 
     @property
     def busy(self) -> bool:
+        """Whether a plan is running or waiting; the loop submits no new one then."""
         return self._busy or self._job is not None
 
     def submit(self, observation: dict, instruction: str, step: int) -> None:
+        """Plan from this observation when free; replaces a request not yet started."""
         with self._cv:
             self._job = (observation, instruction, step)
             self._cv.notify()
 
     def cancel(self) -> None:
+        """Drop the request not yet started (a plan already running still delivers its chunk)."""
         with self._cv:
             self._job = None
 
     def close(self) -> None:
+        """Stop the thread after its current plan (waits at most 5 s)."""
         with self._cv:
             self._stop = True
             self._cv.notify()
@@ -113,6 +119,7 @@ class LoopStats:
         self.ticks = 0
 
     def record(self, scheduled: float, started: float, finished: float) -> None:
+        """One tick's scheduled, start and end times (perf_counter s); over a period is a deadline miss."""
         self.ticks += 1
         self.starts.append(started)
         self.lateness.append(started - scheduled)
@@ -120,6 +127,7 @@ class LoopStats:
             self.deadline_misses += 1
 
     def snapshot(self, latencies: collections.deque[float] | None = None) -> dict[str, float]:
+        """Ticks, deadline misses, achieved rate and jitter (ms), and inference latency percentiles."""
         out = {"ticks": self.ticks, "deadline_misses": self.deadline_misses}
         if len(self.starts) > 1:
             out["rate_hz"] = (len(self.starts) - 1) / (self.starts[-1] - self.starts[0])
@@ -198,6 +206,7 @@ class ControlLoop:
             self.policy.reset()
 
     def clear_instruction(self) -> None:
+        """Stop acting: no instruction, the plans dropped; the robot holds."""
         with self._lock:
             self.instruction = None
             self.holding = False
@@ -223,6 +232,7 @@ class ControlLoop:
                 self.executor.clear()
 
     def set_takeover(self, on: bool) -> None:
+        """Hand the arm to the operator (`teleop`) or back; handing back drops the stale plans."""
         with self._lock:
             self.takeover = on
             self._teleop[:6] = 0.0
@@ -243,11 +253,13 @@ class ControlLoop:
 
     # ------------------------------------------------------------------ running
     def start(self) -> None:
+        """Run the loop in its own thread until `stop`."""
         self._running.set()
         self._thread = threading.Thread(target=self._run, name="control-loop", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop the loop thread and the planner (each waited for at most 5 s)."""
         self._running.clear()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -277,6 +289,8 @@ class ControlLoop:
         self._requests.append(fn)
 
     def tick(self) -> None:
+        """One control step: observe, request a plan when one is due, send the operator's or the planned
+        action (or hold) through the safety layer; a refused action holds."""
         while self._requests:
             self._requests.popleft()()
         obs = self.robot.get_observation()
@@ -307,4 +321,5 @@ class ControlLoop:
         self.step += 1
 
     def figures(self) -> dict[str, float]:
+        """The live figures of `LoopStats.snapshot`, with the planner's inference latency."""
         return self.stats.snapshot(self.planner.latencies if self.planner else None)

@@ -28,11 +28,11 @@ from deploy.loop import ControlLoop, LoopConfig
 from deploy.session import RobotSession
 from deploy.terminal import PromptConsole, prompt_logging
 from deploy.web.access import WILDCARDS, WebAccess, check_port_free, web_access
+from evaluation.rollouts import env_config_for
 from policy.policy import Policy
-from policy.rollouts import env_config_for
 from robot.safety import SafeRobot, SafetyConfig
 from robot.xarm import XArmConfig
-from sim.robot import SimRobot, SimRobotConfig
+from sim.sim_robot import SimRobot, SimRobotConfig
 
 log = logging.getLogger(__name__)
 ROBOTS = ("sim", "xarm")
@@ -45,6 +45,8 @@ HELP = (
 
 @dataclass
 class RunConfig:
+    """Schema of `bcz run` (conf/run.yaml): which robot and policy, the loop, safety, and the web page."""
+
     robot: str = "sim"  # sim | xarm
     sim: SimRobotConfig = field(default_factory=SimRobotConfig)
     xarm: XArmConfig = field(default_factory=XArmConfig)
@@ -76,6 +78,8 @@ def checkpoint_path(name: str) -> Path:
 
 
 def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
+    """The connected, safety-wrapped robot in a session with the policy's control loop (not started yet),
+    and the policy; refuses a policy whose cameras, state or action the robot does not have."""
     if cfg.robot not in ROBOTS:
         raise ValueError(f"robot={cfg.robot!r}; valid: {', '.join(ROBOTS)}")
     policy = Policy.from_pretrained(checkpoint_path(cfg.checkpoint))
@@ -104,6 +108,7 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
 
 
 def figures_table(session: RobotSession) -> Table:
+    """The loop's live figures and the session's state, instruction and success, as a table."""
     table = Table(title="live figures")
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -165,6 +170,7 @@ def serve(session: RobotSession, cfg: RunConfig, access: WebAccess, stop: thread
 
 
 def page_url(cfg: RunConfig, access: WebAccess) -> str:
+    """The web page's address, with the access token when there is one."""
     host = f"[{cfg.host}]" if ":" in cfg.host else cfg.host
     if cfg.host in WILDCARDS:
         host = cfg.web_hosts[0]
@@ -172,6 +178,8 @@ def page_url(cfg: RunConfig, access: WebAccess) -> str:
 
 
 def run(cfg: RunConfig, console: Console | None = None) -> RobotSession:
+    """`bcz run`: drive the robot until quit, interrupt or `duration`, from the terminal or the web page;
+    the robot is disconnected on the way out and the figures printed."""
     console = console or Console()
     access = None
     if cfg.web:  # before anything starts
@@ -217,4 +225,5 @@ def run(cfg: RunConfig, console: Console | None = None) -> RobotSession:
 
 
 def main(cfg) -> None:
+    """Hydra entry point of `bcz run`."""
     run(OmegaConf.to_object(cfg))

@@ -17,11 +17,11 @@ import numpy as np
 
 from data_collection.episode import EpisodeInfo, EpisodeRecorder, encode_episode
 from data_collection.layout import tabletop_features
-from data_collection.video import VideoConfig
+from data_collection.video_codec import VideoConfig
 from data_collection.writer import DatasetWriter
 from deploy.loop import ControlLoop
 from robot.safety import SafeRobot
-from sim.robot import SimRobot
+from sim.sim_robot import SimRobot
 
 log = logging.getLogger(__name__)
 TELEOP_STEP = 0.02  # m per policy step at full deflection (page keys send -1..1)
@@ -29,6 +29,8 @@ TELEOP_TURN = 0.1  # rad
 
 
 def jpeg(image: np.ndarray, scale: int = 1) -> str:
+    """An RGB image as base64 JPEG text for the page, enlarged `scale` times (nearest neighbour); "" if
+    encoding fails."""
     if scale > 1:
         image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
@@ -36,6 +38,9 @@ def jpeg(image: np.ndarray, scale: int = 1) -> str:
 
 
 class RobotSession:
+    """What the terminal and the web page drive: the control loop and safe robot, the success check,
+    recording and the frames shown."""
+
     def __init__(
         self,
         robot: SafeRobot,
@@ -102,10 +107,12 @@ class RobotSession:
         getattr(self, name)()
 
     def estop(self) -> None:
+        """Emergency stop: the safety layer refuses motion until `release`."""
         self.robot.estop()
         self.event("EMERGENCY STOP (release to continue)")
 
     def release(self) -> None:
+        """Lift the emergency stop; the instruction goes on."""
         self.robot.release()
         self.event("released")
 
@@ -135,6 +142,7 @@ class RobotSession:
         self.event("stopped; waiting for an instruction")
 
     def takeover(self, on: bool) -> None:
+        """Let the operator drive (`teleop`) or hand back to the policy, which then judges the task afresh."""
         self.loop.set_takeover(on)
         if not on:  # the operator may have undone (or done) the task: judge it afresh, acting meanwhile
             self.loop.request(self._judge_afresh)
@@ -146,10 +154,13 @@ class RobotSession:
         self._new_instruction()
 
     def teleop(self, motion: list[float], gripper: float | None) -> None:
+        """The page's motion keys, -1..1 per axis (x, y, z, roll, pitch, yaw), scaled to a step per control
+        tick."""
         scale = np.array([TELEOP_STEP] * 3 + [TELEOP_TURN] * 3, dtype=np.float32) / self.loop.substeps
         self.loop.teleop(np.clip(np.asarray(motion, dtype=np.float32), -1, 1) * scale, gripper)
 
     def event(self, text: str) -> None:
+        """Log `text` and keep it, time-stamped, among the last 50 events the page shows."""
         with self._lock:
             self.events.append(f"{time.strftime('%H:%M:%S')} {text}")
             self.events = self.events[-50:]
@@ -157,6 +168,7 @@ class RobotSession:
 
     # ------------------------------------------------------------------ status
     def status(self) -> dict:
+        """Everything the page and the `status` command show, as one JSON-ready message."""
         obs = self.loop.last_observation
         if self.robot.estopped:
             state = "estop"
@@ -238,4 +250,5 @@ class RobotSession:
         self.event(f"recorded episode {index} to {self.writer.root}")
 
     def close(self) -> None:
+        """Save the episode being recorded, if any."""
         self._save_episode()

@@ -21,6 +21,8 @@ PROMPT = "bcz> "
 
 
 class PromptConsole:
+    """The `bcz>` prompt, with lines printed above it while the user types."""
+
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         self._lock = threading.Lock()
@@ -55,6 +57,7 @@ class PromptLogHandler(logging.Handler):
         self.console = console
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Print the record via `say`; a failure is reported by logging, never raised."""
         try:
             message = record.getMessage()
             stamp = time.strftime("%H:%M:%S", time.localtime(record.created))

@@ -1,1 +1,6 @@
-"""The learning core: frozen language encoder, ViT and BC-Z policies, training, evaluation, checkpoints."""
+"""The learner: frozen language encoder, instruction reader, ViT and BC-Z networks, training and
+checkpoints (`Policy.from_pretrained`). It imports no simulator: evaluation lives in `evaluation/`."""
+
+from policy.policy import Policy, PolicyConfig
+
+__all__ = ["Policy", "PolicyConfig"]

@@ -7,14 +7,15 @@ and optionally training-only paraphrases of it (`policy.paraphrase`), drawn with
 with hindsight labels (meta/labels.parquet), every achieved task adds a segment ending where it was
 achieved. Targets are chunk-relative (where the expert sent the hand k steps on, as an offset from the
 hand now; `policy.pose`), per-step deltas, or, for any other robot, the recorded actions themselves
-(`policy.layout`). Past a segment's end the hand holds still where it ended (raw: the last action repeats).
+(`policy.action_layout`). Past a segment's end the hand holds still where it ended (raw: the last
+action repeats).
 Frames come from the memory-mapped frame cache, so a batch costs milliseconds.
-Validation uses whole episodes held out from training. Each sample also carries `goal`, the state at
-its next keyframe (the next gripper switch, or the segment's end), for the auxiliary keyframe loss.
+Validation uses whole episodes held out from training.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import dataclass, field
@@ -24,12 +25,12 @@ import torch
 
 from data_collection.frames import FrameCache
 from data_collection.layout import COLLECTION_PATH, feature_names
+from policy.action_layout import POSE_MODES, ActionLayout, default_proprio, resolve_mode
 from policy.language import TextEncoder
-from policy.layout import POSE_MODES, ActionLayout, default_proprio, resolve_mode
 from policy.paraphrase import Paraphrases
 from policy.policy import PolicyConfig
 from policy.pose import commanded_pose, relative_to
-from sim.suite import TaskSuite, UnknownTaskError
+from tasks.suite import TaskSuite, UnknownTaskError
 
 log = logging.getLogger(__name__)
 POLICY_FRAMES = ("all", "expert")  # which frames of a policy-driven (DAgger) episode train
@@ -37,6 +38,8 @@ POLICY_FRAMES = ("all", "expert")  # which frames of a policy-driven (DAgger) ep
 
 @dataclass
 class Segment:
+    """A stretch of one episode that teaches one task, with the phrasings a sample of it may be told."""
+
     episode: int
     start: int  # frame within the episode
     end: int  # exclusive
@@ -44,7 +47,45 @@ class Segment:
     paraphrases: list[int] = field(default_factory=list)  # likewise: training-only phrasings of its task
 
 
+class Phrasings:
+    """Every instruction text a dataset's samples may be told, numbered in the order first met (the rows
+    of `DemoData.embeddings`): the recorded ones, the suite's phrasings of their tasks, and training-only
+    paraphrases."""
+
+    def __init__(self, suite: TaskSuite | None, paraphrases: Paraphrases | None) -> None:
+        self.suite, self.paraphrases = suite, paraphrases
+        self.texts: dict[str, int] = {}
+        self._paraphrased: dict[str, list[int]] = {}
+
+    def ids(self, strings: list[str]) -> list[int]:
+        """Numbers for `strings` (duplicates dropped), new texts numbered after the ones already met."""
+        return [self.texts.setdefault(s, len(self.texts)) for s in dict.fromkeys(strings)]
+
+    def phrasings(self, task: str, said: str) -> list[str]:
+        """What was said, then every phrasing of its task in the suite (when the suite knows the task)."""
+        if self.suite is None or not task:
+            return [said]
+        try:
+            return [said, *self.suite.instructions(self.suite.resolve(task))]
+        except UnknownTaskError:
+            return [said]
+
+    def paraphrased(self, task: str) -> list[int]:
+        """The training-only paraphrases of `task` (none without a paraphrase set)."""
+        if self.paraphrases is None or not task:
+            return []
+        if task not in self._paraphrased:
+            try:
+                self._paraphrased[task] = self.ids(self.paraphrases.of(self.paraphrases.suite.resolve(task)))
+            except UnknownTaskError:
+                self._paraphrased[task] = []
+        return self._paraphrased[task]
+
+
 class DemoData:
+    """A LeRobot dataset as training samples: the segments to learn from, their K-step targets and a
+    train/validation split by episode; every instruction is embedded once, up front."""
+
     def __init__(
         self,
         root: str,
@@ -79,74 +120,16 @@ class DemoData:
         n_val = max(1, round(val_fraction * n_eps)) if n_eps > 1 and val_fraction > 0 else 0
         self.val_episodes = set(rng.choice(n_eps, size=n_val, replace=False).tolist()) if n_val else set()
 
-        texts: dict[str, int] = {}
-
-        def ids(strings: list[str]) -> list[int]:
-            return [texts.setdefault(s, len(texts)) for s in dict.fromkeys(strings)]
-
-        def phrasings(task: str, said: str) -> list[str]:
-            if suite is None or not task:
-                return [said]
-            try:
-                return [said, *suite.instructions(suite.resolve(task))]
-            except UnknownTaskError:
-                return [said]
-
-        extra: dict[str, list[int]] = {}
-
-        def paraphrased(task: str) -> list[int]:
-            if paraphrases is None or not task:
-                return []
-            if task not in extra:
-                try:
-                    extra[task] = ids(paraphrases.of(paraphrases.suite.resolve(task)))
-                except UnknownTaskError:
-                    extra[task] = []
-            return extra[task]
-
-        segments: list[Segment] = []
+        words = Phrasings(suite, paraphrases)
         labels = reader.labels() if relabels else None
-        labelled: set[int] = set()
-        if labels is not None:
-            labelled = set(labels.episode_index.astype(int))
-            achieved = labels[labels.achieved]
-            for (ep, start, end, task), rows in achieved.groupby(
-                ["episode_index", "start_frame", "end_frame", "task"]
-            ):
-                said = list(rows.instruction)
-                more = phrasings(task, said[0]) if bool(rows.original.any()) else said
-                segments.append(Segment(int(ep), int(start), int(end), ids(said + more), paraphrased(task)))
+        segments = self._labelled_segments(labels, words) if labels is not None else []
+        labelled = set(labels.episode_index.astype(int)) if labels is not None else set()
         for ep in sorted(set(range(n_eps)) - labelled):  # episodes the labels do not cover (all, without)
-            info = reader.info_of(ep)
-            if info.get("segments"):  # a chain: each instruction done (or expert-labelled) is a segment
-                policy = info.get("source") == "policy"
-                for seg in info["segments"]:
-                    start, end = seg["start"], seg["end"]
-                    if policy and policy_frames == "expert":
-                        start = self._expert_from(ep, end, start)
-                    if (seg["success"] or policy) and start < end:
-                        said = ids(phrasings(seg["task"], seg["instruction"]))
-                        segments.append(Segment(ep, start, end, said, paraphrased(seg["task"])))
-                continue
-            # An expert episode teaches its instruction when it succeeded; a policy episode's labels are
-            # the expert's corrections of every visited state (DAgger), whatever the outcome.
-            policy = info.get("source") == "policy"
-            if info.get("success", True) or policy:
-                said = info.get("instruction") or reader.episodes[ep]["tasks"][0]
-                task, length = info.get("task", ""), reader.episodes[ep]["length"]
-                start = self._expert_from(ep, length) if policy and policy_frames == "expert" else 0
-                if start < length:
-                    segments.append(Segment(ep, start, length, ids(phrasings(task, said)), paraphrased(task)))
+            segments += self._episode_segments(ep, words, policy_frames)
         if not segments:
             raise ValueError(f"{root} has no successful episodes or achieved labels to learn from")
-        self.instructions = list(texts)
+        self.instructions = list(words.texts)
         self.paraphrase_prob = paraphrase_prob
-        closed = None
-        if self.layout.grippers:  # keyframes: where the first gripper switches
-            closed = self.layout.closed(np.asarray(self.cache.columns["action"]), 0)
-        self.next_switch = next_gripper_switch(
-            closed, self.cache.episode_starts, len(self.cache.columns["action"])
-        )
         self.embeddings = torch.as_tensor(encoder.encode(self.instructions))
         self.segments = segments
         self.train_index = self._index(
@@ -168,6 +151,50 @@ class DemoData:
             len(self.train_index[0]),
         )
 
+    def _labelled_segments(self, labels, words: Phrasings) -> list[Segment]:
+        """A segment for every task achieved in hindsight (meta/labels.parquet), from the frame its
+        window starts to the one it was achieved at; an original instruction keeps every phrasing."""
+        segments = []
+        achieved = labels[labels.achieved]
+        for (ep, start, end, task), rows in achieved.groupby(
+            ["episode_index", "start_frame", "end_frame", "task"]
+        ):
+            said = list(rows.instruction)
+            more = words.phrasings(task, said[0]) if bool(rows.original.any()) else said
+            segments.append(
+                Segment(int(ep), int(start), int(end), words.ids(said + more), words.paraphrased(task))
+            )
+        return segments
+
+    def _episode_segments(self, ep: int, words: Phrasings, policy_frames: str) -> list[Segment]:
+        """What episode `ep` teaches: an expert episode its instruction when it succeeded; a policy
+        episode (DAgger) the expert's corrections of every visited state, whatever the outcome; a chain
+        each of its instructions the same way."""
+        reader = self.cache.reader
+        info = reader.info_of(ep)
+        policy = info.get("source") == "policy"
+        segments = []
+        if info.get("segments"):  # a chain: each instruction done (or expert-labelled) is a segment
+            for seg in info["segments"]:
+                start, end = seg["start"], seg["end"]
+                if policy and policy_frames == "expert":
+                    start = self._expert_from(ep, end, start)
+                if (seg["success"] or policy) and start < end:
+                    said = words.ids(words.phrasings(seg["task"], seg["instruction"]))
+                    segments.append(Segment(ep, start, end, said, words.paraphrased(seg["task"])))
+            return segments
+        if info.get("success", True) or policy:
+            said = info.get("instruction") or reader.episodes[ep]["tasks"][0]
+            task, length = info.get("task", ""), reader.episodes[ep]["length"]
+            start = self._expert_from(ep, length) if policy and policy_frames == "expert" else 0
+            if start < length:
+                segments.append(
+                    Segment(
+                        ep, start, length, words.ids(words.phrasings(task, said)), words.paraphrased(task)
+                    )
+                )
+        return segments
+
     def _index(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(global frame, segment id) for every frame of the given segments."""
         starts = self.cache.episode_starts
@@ -188,6 +215,7 @@ class DemoData:
 
     @property
     def cameras(self) -> list[str]:
+        """Camera names (without "observation.images."), in the dataset's order."""
         return [k.removeprefix("observation.images.") for k in self.cache.images]
 
     def _expert_from(self, episode: int, length: int, first: int = 0) -> int:
@@ -204,9 +232,9 @@ class DemoData:
         driven = np.flatnonzero(np.asarray(column[start + first : start + length]).reshape(-1))
         return first + int(driven[0]) if len(driven) else length
 
-    def targets(self, g: np.ndarray, segs: list[Segment]) -> tuple[np.ndarray, np.ndarray]:
-        """The K action targets of frames `g` (global) in segments `segs`, and each one's keyframe.
-        Past a segment's end the hand holds still where it ended, gripper as it was."""
+    def targets(self, g: np.ndarray, segs: list[Segment]) -> np.ndarray:
+        """The K action targets of frames `g` (global) in segments `segs`. Past a segment's end the hand
+        holds still where it ended, gripper as it was."""
         starts = self.cache.episode_starts
         ends = np.array([starts[s.episode] + s.end - 1 for s in segs])
         steps = g[:, None] + np.arange(self.chunk)[None, :]
@@ -220,7 +248,7 @@ class DemoData:
             actions[..., 0:3], actions[..., 3:6] = relative_to(
                 position, quaternion, np.asarray(states[g], np.float64)[:, None]
             )
-        return actions.astype(np.float32), np.minimum(self.next_switch[g], ends)
+        return actions.astype(np.float32)
 
     def action_statistics(self, samples: int = 20_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(K, A) mean and std of the training targets (what the policy normalizes its outputs by);
@@ -228,7 +256,7 @@ class DemoData:
         if (samples, seed) not in self._statistics:
             frames, owners = self.train_index
             pick = np.random.default_rng(seed).integers(len(frames), size=min(samples, len(frames)))
-            actions, _ = self.targets(frames[pick], [self.segments[o] for o in owners[pick]])
+            actions = self.targets(frames[pick], [self.segments[o] for o in owners[pick]])
             self._statistics[samples, seed] = (actions.mean(0), actions.std(0))
         return self._statistics[samples, seed]
 
@@ -240,10 +268,12 @@ class DemoData:
         return segment.instructions[rng.integers(len(segment.instructions))]
 
     def batch(self, rng: np.random.Generator, size: int, split: str = "train") -> dict[str, torch.Tensor]:
+        """`size` random frames of a split: uint8 (B, H, W, 3) images per camera, state, instruction
+        embedding ("cond") and (B, K, A) targets; a train sample may be told a paraphrase."""
         frames, owners = self.train_index if split == "train" else self.val_index
         pick = rng.integers(len(frames), size=size)
         g, segs = frames[pick], [self.segments[o] for o in owners[pick]]
-        actions, keyframes = self.targets(g, segs)
+        actions = self.targets(g, segs)
         states = self.cache.columns["observation.state"]
         instruction = np.array([self._instruction(s, rng, split == "train") for s in segs])
         order = np.argsort(g)  # memory-mapped reads in file order
@@ -257,24 +287,7 @@ class DemoData:
             "state": torch.from_numpy(np.asarray(states[g], dtype=np.float32)),
             "cond": self.embeddings[instruction],
             "actions": torch.from_numpy(actions),
-            "goal": torch.from_numpy(np.asarray(states[keyframes], dtype=np.float32)),
         }
-
-
-def next_gripper_switch(closed: np.ndarray | None, episode_starts: np.ndarray, n: int) -> np.ndarray:
-    """For every frame, the first later frame of its episode whose gripper command (`closed`, per
-    frame) differs from the one before it (the frame where the hand closes or opens), or the
-    episode's last frame (always, without a gripper)."""
-    ends = np.append(episode_starts[1:], n)
-    out = np.empty(n, np.int64)
-    for start, end in zip(episode_starts, ends, strict=True):
-        if closed is None:
-            out[start:end] = end - 1
-            continue
-        switches = start + 1 + np.flatnonzero(closed[start + 1 : end] != closed[start : end - 1])
-        nxt = np.searchsorted(switches, np.arange(start, end), side="right")
-        out[start:end] = np.append(switches, end - 1)[nxt]
-    return out
 
 
 def random_shift(images: dict[str, torch.Tensor], pad: int = 4) -> dict[str, torch.Tensor]:
@@ -303,12 +316,15 @@ def brightness_contrast(images: dict[str, torch.Tensor], amount: float = 0.1) ->
 
 
 def augment(images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The training augmentation of normalized (B, C, H, W) images: a random shift, then
+    brightness/contrast."""
     return brightness_contrast(random_shift(images))
 
 
 def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:
     """Fill in what the dataset decides: cameras, image size, rate, state and action names, the action
-    mode and the gripper channels' levels."""
+    mode and the gripper channels' levels, into a copy of `pc` (the training config stays as it was)."""
+    pc = copy.deepcopy(pc)
     features = data.features
     pc.cameras = [k.removeprefix("observation.images.") for k, f in features.items() if f["dtype"] == "video"]
     shapes = {c: list(features[f"observation.images.{c}"]["shape"][:2]) for c in pc.cameras}

@@ -47,6 +47,9 @@ class Regrasp:
 
 
 class ChunkExecutor:
+    """Absolute end-effector chunks -> one delta action per control tick (see the module docstring),
+    for the pose action modes; `Regrasp` recovers from a grasp on air."""
+
     def __init__(
         self,
         execution: str = "ensemble",
@@ -87,6 +90,7 @@ class ChunkExecutor:
 
     @property
     def last_planned(self) -> int | None:
+        """The control tick the newest chunk was planned at (None: nothing planned)."""
         return self.chunks[-1][0] if self.chunks else None
 
     def target(self, step: int) -> np.ndarray | None:
@@ -146,19 +150,25 @@ class RawChunkExecutor:
         self.chunks: collections.deque[tuple[int, np.ndarray]] = collections.deque(maxlen=chunk)
 
     def clear(self) -> None:
+        """Forget the planned chunks."""
         self.chunks.clear()
 
     def add(self, planned_at: int, actions: np.ndarray, start: np.ndarray | None = None) -> None:
+        """`actions` (K, A) planned at control tick `planned_at`; `start` is ignored (raw rows are
+        absolute)."""
         self.chunks.append((planned_at, np.asarray(actions, dtype=np.float64)))
 
     @property
     def last_planned(self) -> int | None:
+        """The control tick the newest chunk was planned at (None: nothing planned)."""
         return self.chunks[-1][0] if self.chunks else None
 
     def recovering(self, step: int) -> bool:
+        """Always False: raw actions have no regrasp."""
         return False  # another robot's raw actions: no regrasp
 
     def action(self, step: int, state: np.ndarray | None = None) -> np.ndarray | None:
+        """The (A,) float32 action for control tick `step`, or None when no chunk covers it."""
         live = [(step - at, rows[step - at]) for at, rows in self.chunks if 0 <= step - at < len(rows)]
         if not live:
             return None

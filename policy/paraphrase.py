@@ -18,7 +18,7 @@ from importlib import resources
 import numpy as np
 from omegaconf import OmegaConf
 
-from sim.suite import TaskSpec, TaskSuite, normalize
+from tasks.suite import TaskSpec, TaskSuite, normalize
 
 
 @dataclass

@@ -11,6 +11,7 @@ model.safetensors (weights and statistics) and, while training, train_state.pt (
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -25,20 +26,17 @@ from omegaconf import OmegaConf
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from conf.checks import at_least
+from policy.action_layout import POSE_MODES, ActionLayout, check_features, resolve_mode
 from policy.chunk_loss import chunk_loss
 from policy.execution import ChunkExecutor, RawChunkExecutor, Regrasp
 from policy.language import (
     DEFAULT_ENCODER,
-    TOKEN_SLOTS,
     OneHotTaskEncoder,
     SentenceEncoder,
     TextEncoder,
-    check_pooling,
 )
-from policy.layout import POSE_MODES, ActionLayout, check_features, resolve_mode
+from policy.legacy import upgrade_config, upgrade_weights
 from policy.networks import NETWORKS, ResNetConfig, ViTConfig
-from policy.networks.token_pool import TokenPool
 from policy.pose import absolute_targets, chained_targets, start_target
 from policy.reader import InstructionReader, ReaderConfig, Reading, check_readable
 
@@ -48,23 +46,42 @@ EXECUTIONS = ("ensemble", "chunk")
 
 @dataclass
 class PolicyConfig:
+    """What a policy is and how it acts; saved in its checkpoint's config.json.
+
+    Args, by purpose:
+        architecture (arch, vit, resnet, chunk, actions, gripper, proprio, encoder): fixed when training
+            starts; a fine-tune keeps the checkpoint's.
+        instruction reader (reader): written by `bcz fit-reader`, never trained here.
+        execution (execution, replan_every, ensemble_decay, regrasp): how a predicted chunk is run;
+            `bcz eval` and `bcz run` may override them without retraining.
+        facts from the data (fps, cameras, image_size, camera_setup, state_names, action_names,
+            gripper_levels, onehot_tasks, suite): filled in from the training data by
+            `policy.data.config_from_data`, and checked whenever the policy meets data or a robot.
+    """
+
+    # Architecture
     arch: str = "vit"  # vit | bcz_resnet
     vit: ViTConfig = field(default_factory=ViTConfig)
     resnet: ResNetConfig = field(default_factory=ResNetConfig)
     chunk: int = 10  # actions predicted per step (BC-Z: 10)
-    # >1: each proposal is trained only on the demonstrations it is closest to, and the best-scored one
-    # is executed (policy.chunk_loss): the policy commits to one of two objects it cannot tell apart
-    # instead of going between them.
-    modes: int = 1  # chunks the head proposes
     # relative: action k of a chunk is the pose the hand is sent to at step t+k, as an offset from the
     # pose at t (chunk-relative; no error accumulates along the chunk). delta: per-step deltas chained
     # through the chunk (checkpoints from before `actions` existed). raw: the dataset's own actions
-    # (any robot). auto: relative on this project's end-effector data, raw otherwise (policy/layout.py).
+    # (any robot). auto: relative on this project's end-effector data, raw otherwise
+    # (policy/action_layout.py).
     actions: str = "auto"  # auto | relative | delta | raw
     gripper: list[str] | None = None  # open/closed channels; null: names containing "gripper"; []: none
+    # The state channels the network sees. Training fills it in when unset
+    # (policy.action_layout.default_proprio):
+    # with end-effector pose actions the hand's pose is hidden and the fingers kept, as BC-Z fed no
+    # proprioception (a policy that sees its pose can localize by "pixels minus pose" and copy its own
+    # motion; see docs/notes/networks.md); with raw actions (joint targets) the whole state. None in a
+    # checkpoint (written before this option): all of it.
+    proprio: list[str] | None = None
     encoder: str = DEFAULT_ENCODER  # a sentence encoder, a local Hugging Face model dir, or "onehot"
-    pooling: str = "mean"  # of the sentence encoder's tokens: mean | mean+order | tokens (policy/language.py)
+    # Instruction reader
     reader: ReaderConfig | None = None  # written by `bcz fit-reader` (policy/reader.py), never trained here
+    # Execution
     # chunk: a receding horizon, run `replan_every` actions of each chunk then re-plan; ensemble: average
     # every chunk covering the step (ACT's temporal ensembling). See docs/notes/execution.md.
     execution: str = "chunk"
@@ -73,16 +90,6 @@ class PolicyConfig:
     ensemble_decay: float = 1.0  # weight exp(-decay * age) of older chunks' motion for the current step
     # Reopen and lift after a grasp closes on air, this many times per episode (policy.execution.Regrasp).
     regrasp: int = 0
-    # Auxiliary loss (training only): predict the proprioceptive state at the next keyframe (the next
-    # gripper open/close, or the segment's end): where the hand must go, from the same features the
-    # action head reads. 0 turns it off.
-    goal_loss: float = 0.0
-    # The state channels the network sees. Training fills it in when unset (policy.layout.default_proprio):
-    # with end-effector pose actions the hand's pose is hidden and the fingers kept, as BC-Z fed no
-    # proprioception (a policy that sees its pose can localize by "pixels minus pose" and copy its own
-    # motion; see docs/notes/networks.md); with raw actions (joint targets) the whole state. None in a
-    # checkpoint (written before this option): all of it.
-    proprio: list[str] | None = None
     # Set from the training data (and checked whenever the policy meets data or a robot):
     fps: float = 10.0  # the control rate of the training data: one predicted action per 1/fps s
     cameras: list[str] = field(default_factory=list)  # robot camera names, e.g. ["scene", "wrist"]
@@ -98,50 +105,38 @@ class PolicyConfig:
     onehot_tasks: list[str] = field(default_factory=list)  # the task vocabulary of encoder=onehot
     suite: str = "default"  # resolves instructions to tasks for encoder=onehot
 
-    def __post_init__(self) -> None:
-        at_least(self, 1, "modes")
-
 
 def make_encoder(config: PolicyConfig) -> TextEncoder:
+    """The instruction encoder a config names: one-hot over its suite's tasks, or a sentence encoder."""
     if config.encoder == "onehot":
-        from sim.suite import TaskSuite
+        from tasks.suite import TaskSuite
 
         return OneHotTaskEncoder(config.onehot_tasks, TaskSuite.load(config.suite))
-    return SentenceEncoder(config.encoder, pooling=config.pooling)
+    return SentenceEncoder(config.encoder)
 
 
 class Policy(nn.Module):
+    """The network with its config, normalization statistics and instruction encoder; `act` drives a robot."""
+
     def __init__(self, config: PolicyConfig, cond_dim: int) -> None:
         super().__init__()
         if config.arch not in NETWORKS:
             raise ValueError(f"policy.arch={config.arch!r}; valid: {', '.join(NETWORKS)}")
         if config.execution not in EXECUTIONS:
             raise ValueError(f"policy.execution={config.execution!r}; valid: {', '.join(EXECUTIONS)}")
-        check_pooling(config.pooling, config.encoder, "policy.pooling")
-        config.actions = resolve_mode(config.actions, config.state_names, config.action_names)
+        actions = resolve_mode(config.actions, config.state_names, config.action_names)
+        config = dataclasses.replace(config, actions=actions)  # a copy: the caller's config stays as it was
         self.layout = ActionLayout.of(config.action_names, config.gripper, config.gripper_levels)
         self.config = config
         self.cond_dim = cond_dim
         arch_cfg = config.vit if config.arch == "vit" else config.resnet
         n_state, n_action = len(config.state_names), len(config.action_names)
-        # pooling=tokens: the encoder hands over every token's state, and the policy learns to pool them
-        self.pool = None
-        if config.pooling == "tokens":
-            if cond_dim % TOKEN_SLOTS:
-                raise ValueError(
-                    f"pooling=tokens needs {TOKEN_SLOTS} token states per instruction, got {cond_dim}"
-                )
-            self.pool = TokenPool(TOKEN_SLOTS, cond_dim // TOKEN_SLOTS)
         self.reader = None  # reads instructions for the network (policy/reader.py); None: the sentence vector
         if config.reader is not None:
-            check_readable(config.encoder, config.pooling)
+            check_readable(config.encoder)
             self.reader = InstructionReader(config.reader, cond_dim)
         self._reading: Reading | None = None
-        self.task_dim = self.pool.out_dim if self.pool is not None else cond_dim  # what the network reads
-        self.net = NETWORKS[config.arch](
-            arch_cfg, config.cameras, n_state, self.task_dim, n_action, config.chunk, config.modes
-        )
-        self.goal_head = nn.Linear(self.net.feature_dim, n_state) if config.goal_loss > 0 else None
+        self.net = NETWORKS[config.arch](arch_cfg, config.cameras, n_state, cond_dim, n_action, config.chunk)
         n_cam = len(config.cameras)
         self.register_buffer("image_mean", torch.full((n_cam, 3, 1, 1), 0.5))
         self.register_buffer("image_std", torch.full((n_cam, 3, 1, 1), 0.25))
@@ -201,6 +196,7 @@ class Policy(nn.Module):
     # ------------------------------------------------------------------ language
     @property
     def encoder(self) -> TextEncoder:
+        """The instruction encoder, built on first use (loading a sentence model is slow)."""
         if self._encoder is None:
             self._encoder = make_encoder(self.config)
         return self._encoder
@@ -231,37 +227,20 @@ class Policy(nn.Module):
             x[cam] = (img - self.image_mean[i]) / self.image_std[i]
         return x, (state - self.state_mean) / self.state_std * self.state_seen
 
-    def _task(self, cond: torch.Tensor) -> torch.Tensor:
-        """The encoder's output -> the task vector the network reads (learned pooling with pooling=tokens)."""
-        return self.pool(cond) if self.pool is not None else cond
-
-    def loss(
-        self,
-        images: dict[str, torch.Tensor],
-        state: torch.Tensor,
-        cond: torch.Tensor,
-        actions: torch.Tensor,
-        augment=None,
-        goal: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, float]]:
-        """The chunk's loss (`policy.chunk_loss`: Huber on the continuous channels, cross-entropy on each
-        gripper; with several modes, on the closest one, plus its score); plus, with `goal` (the state at
-        the next keyframe) and `goal_loss` > 0, the keyframe loss."""
-        x, s = self._inputs(images, state)
+    def forward(self, batch: dict, augment=None) -> tuple[torch.Tensor, dict[str, float]]:
+        """The training loss of a batch ("images", "state", "cond", "actions"; LeRobot's
+        `forward(batch) -> (loss, loss_dict)`): `policy.chunk_loss`, Huber on the continuous channels and
+        cross-entropy on each gripper, with its parts for the logs."""
+        actions = batch["actions"]
+        x, s = self._inputs(batch["images"], batch["state"])
         if augment is not None:
             x = augment(x)
-        features = self.net.features(x, s, self._task(cond))
-        chunks, scores = self.net.proposals(features)
+        chunk = self.net(x, s, batch["cond"])
         layout = self.layout
         closed = [layout.closed(actions, g) for g in range(len(layout.grippers))]
         closed = torch.stack(closed, -1) if closed else actions[..., :0].bool()
         target = (actions - self.action_mean) / self.action_std
-        loss, parts = chunk_loss(chunks, scores, target, closed, layout.continuous, list(layout.grippers))
-        if goal is not None and self.goal_head is not None:
-            goal_huber = F.smooth_l1_loss(self.goal_head(features), (goal - state) / self.state_std)
-            loss = loss + self.config.goal_loss * goal_huber
-            parts["goal_huber"] = goal_huber.item()
-        return loss, parts
+        return chunk_loss(chunk, target, closed, layout.continuous, list(layout.grippers))
 
     @torch.no_grad()
     def predict_chunk(
@@ -269,7 +248,7 @@ class Policy(nn.Module):
     ) -> torch.Tensor:
         """(B, K, A) actions in robot units; a gripper channel is one of its two levels."""
         x, s = self._inputs(images, state)
-        out = self.net(x, s, self._task(cond))
+        out = self.net(x, s, cond)
         actions = out * self.action_std + self.action_mean
         for g, (low, high) in zip(self.layout.grippers, self.layout.levels, strict=True):
             actions[..., g] = torch.where(out[..., g] > 0, high, low)
@@ -369,22 +348,18 @@ class Policy(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str = "cpu") -> Policy:
+        """Rebuild a policy saved by `save_pretrained` (older checkpoints are upgraded), in eval mode."""
         path = Path(path)
         config_file = path / "config.json"
         if not config_file.is_file():
             raise FileNotFoundError(f"{path} is not a policy checkpoint: {config_file} is missing")
         meta = json.loads(config_file.read_text())
-        meta["policy"].setdefault("actions", "delta")  # written before chunk-relative actions existed
-        if meta["policy"].get("arch", "vit") == "vit":  # written before the keypoint softmax was sharpened
-            meta["policy"].setdefault("vit", {}).setdefault("keypoint_sharpness", 0.0)
-        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PolicyConfig), meta["policy"]))
+        stored = upgrade_config(meta["policy"], path)  # older checkpoints: policy/legacy.py
+        config = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(PolicyConfig), stored))
         try:
             policy = cls(config, meta["cond_dim"])
         except ValueError as error:  # e.g. delta actions on another robot's data, from before `raw` existed
             raise ValueError(f"{path} cannot be rebuilt: {error}; retrain it") from None
-        weights = load_file(path / "model.safetensors")
-        for key in ("action_mean", "action_std"):  # one row for every chunk step before per-step stats
-            weights[key] = weights[key].expand_as(getattr(policy, key)).clone()
-        policy.load_state_dict(weights)
+        policy.load_state_dict(upgrade_weights(load_file(path / "model.safetensors"), policy.state_dict()))
         policy.meta = meta
         return policy.to(device).eval()

@@ -40,10 +40,12 @@ def quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def quat_conj(q: np.ndarray) -> np.ndarray:
+    """The conjugate (the inverse of a unit quaternion) of (..., 4) x, y, z, w quaternions."""
     return np.asarray(q, dtype=np.float64) * np.array([-1.0, -1.0, -1.0, 1.0])
 
 
 def rotvec_to_quat(r: np.ndarray) -> np.ndarray:
+    """(..., 3) axis-angle vectors -> (..., 4) unit quaternions, x, y, z, w."""
     r = np.asarray(r, dtype=np.float64)
     angle = np.linalg.norm(r, axis=-1, keepdims=True)
     scale = np.where(angle > 1e-9, np.sin(angle / 2) / np.maximum(angle, 1e-12), 0.5)

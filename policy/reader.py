@@ -18,15 +18,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from omegaconf import OmegaConf
 from rich.console import Console
-from rich.table import Table
 from torch import nn
 
 from conf.checks import at_least, positive
@@ -39,13 +36,15 @@ from policy.language import (
     unit_mean,
 )
 from policy.paraphrase import Paraphrases
-from sim.suite import TaskSpec, TaskSuite
+from tasks.suite import TaskSpec, TaskSuite
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ReaderConfig:
+    """How an instruction reader is built and fit (`bcz fit-reader`); saved with the policy."""
+
     width: int = 256  # the transformer's width (128 read new words worse: README, Language)
     layers: int = 2  # transformer layers over the token states
     heads: int = 4  # attention heads per layer
@@ -81,6 +80,7 @@ class InstructionReader(nn.Module):
         nn.init.zeros_(self.out.bias)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) token states -> (B, D) unit instruction vectors."""
         present = present_rows(tokens)
         length = int(present.sum(1).max())  # rows past the longest instruction are padding for all
         tokens, present = tokens[:, :length], present[:, :length]
@@ -89,12 +89,10 @@ class InstructionReader(nn.Module):
         return F.normalize(sentence_vector(tokens) + self.out(read), dim=-1)
 
 
-def check_readable(encoder: str, pooling: str) -> None:
-    if pooling != "mean" or encoder == "onehot":
-        raise ValueError(
-            f"an instruction reader reads for a sentence encoder with pooling=mean, not encoder={encoder} "
-            f"pooling={pooling}"
-        )
+def check_readable(encoder: str) -> None:
+    """Refuse a reader for encoder=onehot: a reader corrects sentence vectors, not task ids."""
+    if encoder == "onehot":
+        raise ValueError("an instruction reader reads for a sentence encoder, not encoder=onehot (task ids)")
 
 
 class Reading:
@@ -191,74 +189,3 @@ def nearest_task(vectors: torch.Tensor, labels: torch.Tensor, targets: torch.Ten
     """The share of `vectors` nearest (by cosine) their own task's target, and their mean cosine to it."""
     right = ((vectors @ targets.T).argmax(1) == labels).float().mean().item()
     return right, (vectors * targets[labels]).sum(-1).mean().item()
-
-
-def report_table(report: Report, tasks: int) -> Table:
-    table = Table(title=f"reader fit: nearest task among {tasks} (share right / mean cosine)")
-    for col in ("instructions", "sentence vector", "reader"):
-        table.add_column(col, justify="left" if col == "instructions" else "right")
-    for name, cells in report.items():
-        table.add_row(name, *("{:.1%} / {:.2f}".format(*cells[k]) for k in ("sentence vector", "reader")))
-    return table
-
-
-@dataclass
-class FitReaderConfig:
-    checkpoint: str = ""  # the policy to read instructions for (a sentence encoder, policy.pooling=mean)
-    output_dir: str = ""  # a new directory: the checkpoint's config and weights, plus the reader
-    reader: ReaderConfig = field(default_factory=ReaderConfig)
-    # Instead of fitting, take the reader of this checkpoint: a reader is fit on text alone (the encoder,
-    # the suite, the paraphrase set), never on the policy's weights, so one fit serves every fine-tune of
-    # a policy on the same suite's tasks, and a copy costs seconds instead of ~12 minutes.
-    reader_from: str | None = None
-
-
-def borrowed_reader(donor_path: str, policy) -> tuple[InstructionReader, ReaderConfig, object]:
-    """The reader of checkpoint `donor_path`, checked to read for `policy` (same encoder and suite)."""
-    from policy.policy import Policy
-
-    donor = Policy.from_pretrained(donor_path)
-    if donor.reader is None:
-        raise ValueError(f"reader_from={donor_path} has no instruction reader; fit one with bcz fit-reader")
-    suite = donor.config.reader.suite or donor.config.suite
-    if donor.config.encoder != policy.config.encoder or suite != policy.config.suite:
-        raise ValueError(
-            f"reader_from={donor_path} reads {suite!r} tasks with {donor.config.encoder!r}; this policy has "
-            f"suite {policy.config.suite!r} and encoder {policy.config.encoder!r}: fit a reader instead"
-        )
-    return donor.reader, donor.config.reader, donor.meta.get("reader_fit", {}).get("nearest_task")
-
-
-def main(cfg) -> None:
-    """`bcz fit-reader checkpoint=PATH output_dir=PATH`: the checkpoint, unchanged, plus a reader."""
-    config: FitReaderConfig = OmegaConf.to_object(cfg)
-    if not config.checkpoint or not config.output_dir:
-        raise ValueError(
-            "bcz fit-reader needs checkpoint=PATH (a policy) and output_dir=PATH (where it is written "
-            "with its reader)"
-        )
-    if Path(config.output_dir).resolve() == Path(config.checkpoint).resolve():
-        raise ValueError(
-            f"output_dir={config.output_dir} is the checkpoint itself; write the policy with its reader to "
-            "a new directory (the checkpoint's evaluation and training state describe it without one)"
-        )
-    from policy.policy import Policy  # the policy module builds readers; this verb only fits one
-
-    policy = Policy.from_pretrained(config.checkpoint)
-    check_readable(policy.config.encoder, policy.config.pooling)
-    config.reader.suite = config.reader.suite or policy.config.suite
-    console, start = Console(), time.monotonic()
-    if config.reader_from:
-        reader, config.reader, report = borrowed_reader(config.reader_from, policy)
-    else:
-        reader, report = fit_reader(policy.config.encoder, config.reader, console)
-    policy.set_reader(reader, config.reader)
-    kept = {k: v for k, v in policy.meta.items() if k not in ("format", "cond_dim", "policy")}
-    fit = {"from": config.checkpoint, "seconds": round(time.monotonic() - start), "nearest_task": report}
-    if config.reader_from:
-        fit["reader_from"] = config.reader_from
-    policy.save_pretrained(Path(config.output_dir), {**kept, "reader_fit": fit})
-    suite = TaskSuite.load(config.reader.suite)
-    if report is not None:
-        console.print(report_table(report, len(suite.tasks("train")) + len(suite.tasks("held_out"))))
-    console.print(f"wrote {config.output_dir} (the policy of {config.checkpoint} with its reader)")

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 import torch
 from rich.table import Table
 
+from conf.files import write_atomically
 from policy.ema import WeightAverage
 from policy.policy import Policy
 
 if TYPE_CHECKING:
-    from policy.train import TrainConfig
+    from policy.train_config import TrainConfig
 
 
 def dataset_label(path: str) -> str:
@@ -53,10 +54,9 @@ def save_checkpoint(
     """`last`: the raw weights (training resumes from them), and in train_state.pt the optimizer, the
     counters, the RNG and the weight average."""
     policy.save_pretrained(path, extra=run_meta(cfg, state))
-    tmp = path / "train_state.pt.tmp"
     saved = {"optimizer": optimizer.state_dict(), "state": state, "torch_rng": torch.get_rng_state()}
-    torch.save({**saved, "ema": average.state_dict() if average is not None else None}, tmp)
-    os.replace(tmp, path / "train_state.pt")
+    saved["ema"] = average.state_dict() if average is not None else None
+    write_atomically(path / "train_state.pt", lambda tmp: torch.save(saved, tmp))
 
 
 def summary_table(state: dict, final: Path) -> Table:

@@ -1,320 +1,83 @@
-"""`bcz train` and `bcz finetune`: behavior cloning with a time or step budget, resumable.
+"""Behavior cloning with a time or step budget, resumable (`bcz train`, `bcz finetune`).
+
+One run is a `Trainer`, in named steps as robomimic's `algo/bc.py` has them: `build` the policy, the
+data and the optimizer; then per step `process_batch`, `forward` (the policy's loss,
+`forward(batch) -> (loss, loss_dict)` as in LeRobot), `backward` (gradients, clipping, optimizer, weight
+average) and `log`; on their schedules `validate`, `snapshot`, `evaluate` (rollouts) and `save`. A
+variant overrides a step, not the loop.
 
 GPU with bf16 autocast when one is there, CPU otherwise. Progress bar with loss and samples/s,
 TensorBoard logs (`tensorboard --logdir OUTPUT/tb`), validation loss on held-out episodes, periodic
-rollouts in the simulator, and checkpoints: OUTPUT/checkpoints/last (resumed from after an
-interruption) plus a snapshot at every evaluation, for success-vs-training-time curves.
+rollouts when the caller hands in a way to run them (`Rollouts`; the simulator's is
+`evaluation.rollouts.SimRollouts`, so training never loads a simulator), and checkpoints:
+OUTPUT/checkpoints/last (resumed from after an interruption) plus a snapshot at every evaluation and
+every `snapshot_every_minutes`, for success-vs-training-time curves.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import OmegaConf
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from conf.checks import at_least, fraction, positive
-from policy.data import POLICY_FRAMES, DemoData, augment, config_from_data
+from policy.data import DemoData, augment, config_from_data
 from policy.ema import WeightAverage
-from policy.offline import action_errors, why_no_rollouts
+from policy.language import TextEncoder
+from policy.offline import action_errors
 from policy.paraphrase import Paraphrases
 from policy.policy import Policy, PolicyConfig, make_encoder
 from policy.prefetch import Prefetcher
-from policy.rollouts import RolloutConfig, evaluate_in_process
 from policy.run_outputs import deployed, run_meta, save_checkpoint, summary_table
-from policy.widen import with_modes, with_pooling
-from sim.suite import TaskSuite
+from policy.train_config import RolloutConfig, Rollouts, TrainConfig, lr_at, pick_device
+from tasks.suite import TaskSuite
 
+__all__ = ["RolloutConfig", "Rollouts", "TrainConfig", "Trainer", "train", "training_data"]
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class TrainConfig:
-    dataset: str = "datasets/tabletop"
-    cache_dir: str | None = None  # decoded frames; None: ~/.cache/bcz (or $BCZ_CACHE), not the dataset
-    output_dir: str | None = None  # None: Hydra's run directory
-    policy: PolicyConfig = field(default_factory=PolicyConfig)
-    relabels: bool = True  # train on hindsight labels too (meta/labels.parquet, from `bcz relabel`)
-    batch_size: int = 64
-    lr: float = 6e-4
-    weight_decay: float = 0.01
-    warmup_steps: int = 500
-    max_minutes: float | None = 90.0  # training-time budget (the CPU target); None: max_steps decides
-    max_steps: int = 1_000_000
-    val_fraction: float = 0.05
-    val_every: int = 500  # steps
-    log_every: int = 25
-    rollouts: RolloutConfig = field(default_factory=RolloutConfig)
-    checkpoint_every: int = 1000  # steps, into checkpoints/last
-    snapshot_every_minutes: float = 0.0  # also keep checkpoints/min_XXX every N training minutes (0: never)
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
-    threads: int | None = None  # torch CPU threads (default: all cores)
-    init_from: str | None = None  # a checkpoint to start from (bcz finetune)
-    mix_dataset: str | None = None  # finetune: also draw from this (old) dataset...
-    mix_ratio: float = 0.5  # ...for this fraction of every batch
-    paraphrase_set: str | None = None  # conf/paraphrase_sets/<name>.yaml: training-only phrasings
-    paraphrase_prob: float = 0.5  # the chance a training sample is told one instead of the suite's
-    policy_frames: str = "all"  # DAgger episodes, in either dataset: all | expert (from its first takeover)
-    ema_decay: float = 0.0  # >0: snapshots, rollouts and final use this moving average of the weights
-
-    def __post_init__(self) -> None:
-        at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every", "threads")
-        at_least(self, 0, "warmup_steps", "snapshot_every_minutes", "weight_decay")
-        positive(self, "lr", "max_minutes")
-        fraction(self, "val_fraction", "mix_ratio", "paraphrase_prob")
-        if not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"ema_decay={self.ema_decay}: must be at least 0 (off) and below 1")
-        if self.policy_frames not in POLICY_FRAMES:
-            raise ValueError(f"policy_frames={self.policy_frames!r}; valid: {', '.join(POLICY_FRAMES)}")
+def train(
+    cfg: TrainConfig, output_dir: Path, console: Console | None = None, rollouts: Rollouts | None = None
+) -> dict:
+    """Train (or resume) into `output_dir`; `rollouts` judges the run by success every
+    `cfg.rollouts.every_minutes` (without one, by validation loss and per-channel action error)."""
+    return Trainer(cfg, output_dir, console or Console(), rollouts).run()
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device=cuda but no CUDA device is available; use device=auto or device=cpu")
-    return torch.device(name)
-
-
-def lr_at(cfg: TrainConfig, step: int, progress: float) -> float:
-    """Linear warm-up, then cosine decay to 10% over the budget (time or steps)."""
-    if step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-
-
-def train(cfg: TrainConfig, output_dir: Path, console: Console | None = None) -> dict:
-    console = console or Console()
-    torch.manual_seed(cfg.seed)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = pick_device(cfg.device)
-    suite = TaskSuite.load(cfg.policy.suite)
-    if cfg.policy.reader is not None:
-        raise ValueError("policy.reader is fit by `bcz fit-reader` on a trained policy, not by training")
-    last = output_dir / "checkpoints" / "last"
-    resume = (last / "train_state.pt").is_file()  # an interrupted run: continue where it stopped
-    start_from = last if resume else cfg.init_from
-    policy = Policy.from_pretrained(start_from).train() if start_from else None
-    if resume:
-        console.print(f"resuming from {last}")
-    elif policy is not None:  # fine-tuning: policy.pooling / policy.modes widen a mean-pooled, one-mode one
-        if policy.reader is not None:
-            log.warning("%s has an instruction reader; fine-tuning drops it (bcz fit-reader)", start_from)
-            policy.set_reader(None, None)
-        policy = with_modes(with_pooling(policy, cfg.policy.pooling), cfg.policy.modes)
-    if policy is None and cfg.policy.encoder == "onehot":
-        cfg.policy.onehot_tasks = [t.id for t in suite.tasks("train")]
-    encoder = policy.encoder if policy is not None else make_encoder(cfg.policy)
-    actions = (policy.config if policy is not None else cfg.policy).actions
-    paraphrases = None
-    if cfg.paraphrase_set and encoder.name == "onehot":  # one-hot ids know only the suite's phrasings
-        log.warning("paraphrase_set=%s ignored: a one-hot encoder has no words to vary", cfg.paraphrase_set)
-    elif cfg.paraphrase_set:
-        paraphrases = Paraphrases.load(cfg.paraphrase_set, suite)
-    data = DemoData(
-        cfg.dataset,
+def training_data(
+    cfg: TrainConfig,
+    path: str,
+    encoder: TextEncoder,
+    suite: TaskSuite,
+    policy: PolicyConfig,
+    paraphrases: Paraphrases | None,
+    val_fraction: float,
+) -> DemoData:
+    """The samples of the dataset at `path` for a policy configured as `policy` (its chunk, action mode
+    and gripper channels), read as `cfg` says (relabels, paraphrases, DAgger frames, frame cache)."""
+    return DemoData(
+        path,
         encoder,
-        cfg.policy.chunk,
+        policy.chunk,
         suite=suite,
-        actions=actions,
-        gripper=(policy.config if policy is not None else cfg.policy).gripper,
+        actions=policy.actions,
+        gripper=policy.gripper,
         relabels=cfg.relabels,
-        val_fraction=cfg.val_fraction,
+        val_fraction=val_fraction,
         seed=cfg.seed,
         cache_dir=cfg.cache_dir,
         paraphrases=paraphrases,
         paraphrase_prob=cfg.paraphrase_prob,
         policy_frames=cfg.policy_frames,
     )
-    if policy is None:
-        policy = Policy(config_from_data(cfg.policy, data), encoder.dim)
-        per_step = data.actions != "delta"  # the targets' own (K, A) statistics; delta: the dataset's
-        policy.set_statistics(data.cache.stats, data.action_statistics() if per_step else None)
-    policy.check_features(data.features, "dataset")
-    rollouts_every = cfg.rollouts.every_minutes
-    no_sim = why_no_rollouts(policy)
-    if no_sim:  # said once: what this run is judged by instead of success
-        rollouts_every = 0
-        console.print(
-            f"no rollouts in the simulator: {no_sim}. Judging by validation loss and per-channel action "
-            f"error on {len(data.val_episodes)} held-out episode(s) instead."
-            if len(data.val_index[0])
-            else f"no rollouts in the simulator: {no_sim}, and no held-out episodes (val_fraction="
-            f"{cfg.val_fraction}): nothing will judge this run; set val_fraction=0.1"
-        )
-    mix = None
-    if cfg.mix_dataset:
-        mix = DemoData(
-            cfg.mix_dataset,
-            policy.encoder,
-            cfg.policy.chunk,
-            suite=suite,
-            actions=policy.config.actions,
-            gripper=policy.config.gripper,
-            relabels=cfg.relabels,
-            val_fraction=0.0,
-            seed=cfg.seed,
-            paraphrases=paraphrases,
-            paraphrase_prob=cfg.paraphrase_prob,
-            policy_frames=cfg.policy_frames,
-        )
-        policy.check_features(mix.features, "mixed-in dataset")
-    policy.to(device).train()
-    optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    average = WeightAverage(policy, cfg.ema_decay) if cfg.ema_decay else None
-    state = {"step": 0, "seconds": 0.0, "samples": 0, "evals": []}
-    if resume:
-        saved = torch.load(last / "train_state.pt", weights_only=False)
-        optimizer.load_state_dict(saved["optimizer"])
-        if average is not None and saved.get("ema"):
-            average.load_state_dict(saved["ema"])
-        state = saved["state"]
-        torch.set_rng_state(saved["torch_rng"])
-    rng = np.random.default_rng([cfg.seed, state["step"]])
-    n_mix = round(cfg.batch_size * cfg.mix_ratio) if mix else 0
-
-    def make_batch():
-        batch = data.batch(rng, cfg.batch_size - n_mix)
-        if mix:
-            other = mix.batch(rng, n_mix)
-            batch = {
-                k: (
-                    {c: torch.cat([v[c], other[k][c]]) for c in v}
-                    if isinstance(v, dict)
-                    else torch.cat([v, other[k]])
-                )
-                for k, v in batch.items()
-            }
-        return batch
-
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(output_dir / "tb"))
-    budget = cfg.max_minutes * 60 if cfg.max_minutes else None
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-    prefetch = Prefetcher(make_batch)
-    val_rng = np.random.default_rng([cfg.seed, 99])
-    next_eval = (len(state["evals"]) + 1) * rollouts_every * 60 if rollouts_every else None
-    every = cfg.snapshot_every_minutes * 60
-    next_snapshot = (math.floor(state["seconds"] / every) + 1) * every if every else None
-    losses, wait_time, step_time = [], 0.0, 0.0
-    progress = Progress(
-        TextColumn("[bold]train"),
-        BarColumn(),
-        TextColumn("step {task.fields[step]}"),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("{task.fields[sps]} samples/s"),
-        TimeElapsedColumn(),
-        console=console,
-    )
-    total = budget or cfg.max_steps
-    with progress:
-        bar = progress.add_task(
-            "train",
-            total=total,
-            completed=state["seconds"] if budget else state["step"],
-            step=state["step"],
-            loss="-",
-            sps="-",
-        )
-        try:
-            while state["step"] < cfg.max_steps and (budget is None or state["seconds"] < budget):
-                tick = time.perf_counter()
-                batch = prefetch.get()
-                got = time.perf_counter()
-                batch = _to(batch, device)
-                frac = state["seconds"] / budget if budget else state["step"] / cfg.max_steps
-                for group in optimizer.param_groups:
-                    group["lr"] = lr_at(cfg, state["step"], frac)
-                with autocast:
-                    loss, parts = policy.loss(
-                        batch["images"],
-                        batch["state"],
-                        batch["cond"],
-                        batch["actions"],
-                        augment=augment,
-                        goal=batch["goal"],
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
-                optimizer.step()
-                if average is not None:
-                    average.update(policy)
-                done = time.perf_counter()
-                wait_time += got - tick
-                step_time += done - tick
-                state["step"] += 1
-                state["seconds"] += done - tick
-                state["samples"] += cfg.batch_size
-                losses.append(loss.item())
-                if state["step"] % cfg.log_every == 0:
-                    sps = cfg.log_every * cfg.batch_size / step_time
-                    writer.add_scalar("train/loss", np.mean(losses), state["step"])
-                    for k, v in parts.items():
-                        writer.add_scalar(f"train/{k}", v, state["step"])
-                    writer.add_scalar("train/samples_per_s", sps, state["step"])
-                    writer.add_scalar("train/data_wait_fraction", wait_time / step_time, state["step"])
-                    writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], state["step"])
-                    progress.update(
-                        bar,
-                        completed=state["seconds"] if budget else state["step"],
-                        step=state["step"],
-                        loss=f"{np.mean(losses):.4f}",
-                        sps=f"{sps:.0f}",
-                    )
-                    state["last_loss"], state["samples_per_s"] = float(np.mean(losses)), sps
-                    state["data_wait_fraction"] = wait_time / step_time
-                    losses, wait_time, step_time = [], 0.0, 0.0
-                if state["step"] % cfg.val_every == 0 and len(data.val_index[0]):
-                    with deployed(policy, average):
-                        state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
-                        if no_sim:
-                            state["action_errors"] = action_errors(policy, data, device)
-                    writer.add_scalar("val/loss", state["val_loss"], state["step"])
-                    if no_sim:
-                        for name, (value, _) in state["action_errors"].items():
-                            writer.add_scalar(f"val/{name}", value, state["step"])
-                if state["step"] % cfg.checkpoint_every == 0:
-                    save_checkpoint(policy, optimizer, state, last, cfg, average)
-                if next_snapshot is not None and state["seconds"] >= next_snapshot:
-                    minutes = round(next_snapshot / 60)
-                    with deployed(policy, average):
-                        policy.save_pretrained(
-                            output_dir / "checkpoints" / f"min_{minutes:03d}", extra=run_meta(cfg, state)
-                        )
-                    next_snapshot += every
-                if next_eval is not None and state["seconds"] >= next_eval:
-                    with deployed(policy, average):
-                        run_rollouts(policy, cfg, state, writer, output_dir, console, device)
-                    next_eval += rollouts_every * 60
-        finally:
-            prefetch.close()
-    final = output_dir / "checkpoints" / "final"
-    with deployed(policy, average):
-        if rollouts_every and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
-            run_rollouts(policy, cfg, state, writer, output_dir, console, device)
-        if len(data.val_index[0]):
-            state["val_loss"] = validate(policy, data, val_rng, cfg.batch_size, device)
-            if no_sim:
-                state["action_errors"] = action_errors(policy, data, device)
-        policy.save_pretrained(final, extra=run_meta(cfg, state))
-    save_checkpoint(policy, optimizer, state, last, cfg, average)
-    writer.close()
-    console.print(summary_table(state, final))
-    return {**state, "checkpoint": str(final)}
 
 
 def _to(batch: dict, device: torch.device) -> dict:
@@ -330,46 +93,298 @@ def _to(batch: dict, device: torch.device) -> dict:
     }
 
 
-@torch.no_grad()
-def validate(policy: Policy, data: DemoData, rng: np.random.Generator, batch_size: int, device) -> float:
-    policy.eval()
-    losses = []
-    for _ in range(8):
-        b = _to(data.batch(rng, batch_size, split="val"), device)
-        losses.append(float(policy.loss(b["images"], b["state"], b["cond"], b["actions"])[0]))
-    policy.train()
-    return float(np.mean(losses))
-
-
-def run_rollouts(
-    policy: Policy, cfg: TrainConfig, state: dict, writer, output_dir: Path, console, device
-) -> None:
-    policy.eval()
-    result = evaluate_in_process(policy, cfg.rollouts)
-    policy.train()
-    entry = {"step": state["step"], "minutes": state["seconds"] / 60, **result}
-    state["evals"].append(entry)
-    for split, rate in result.items():
-        writer.add_scalar(f"rollouts/success_{split}", rate, state["step"])
-    snapshot = output_dir / "checkpoints" / f"step_{state['step']:07d}"
-    policy.save_pretrained(snapshot, extra=run_meta(cfg, state))
-    console.print(
-        f"step {state['step']} ({entry['minutes']:.1f} min): rollout success "
-        + ", ".join(f"{k} {v:.0%}" for k, v in result.items())
-    )
-    (output_dir / "evals.json").write_text(json.dumps(state["evals"], indent=2))
-
-
-def main(cfg) -> None:
-    config: TrainConfig = OmegaConf.to_object(cfg)
-    output_dir = Path(config.output_dir or HydraConfig.get().runtime.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    train(config, output_dir)
-
-
-def finetune(cfg) -> None:
-    if not cfg.init_from:
-        raise ValueError(
-            "bcz finetune starts from a checkpoint: pass init_from=PATH (and dataset=NEW_DATASET)"
+def _joined(batch: dict, other: dict) -> dict:
+    """Two batches as one (the mixed-in dataset's samples after the dataset's own)."""
+    return {
+        k: (
+            {c: torch.cat([v[c], other[k][c]]) for c in v}
+            if isinstance(v, dict)
+            else torch.cat([v, other[k]])
         )
-    main(cfg)
+        for k, v in batch.items()
+    }
+
+
+class Trainer:
+    """One training run: `run()` builds it (or resumes it from `checkpoints/last`) and trains it to its
+    budget. Counters live in `state` (step, seconds, samples, evals, last figures), saved with `last`."""
+
+    def __init__(
+        self, cfg: TrainConfig, output_dir: Path, console: Console, rollouts: Rollouts | None = None
+    ) -> None:
+        self.cfg, self.output_dir, self.console, self.rollouts = cfg, output_dir, console, rollouts
+        self.last = output_dir / "checkpoints" / "last"
+        self.state: dict = {"step": 0, "seconds": 0.0, "samples": 0, "evals": []}
+
+    # ------------------------------------------------------------------ build
+    def build(self) -> None:
+        """The policy (new, fine-tuned or resumed), its data, the optimizer and the weight average."""
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        self.device = pick_device(cfg.device)
+        if cfg.policy.reader is not None:
+            raise ValueError("policy.reader is fit by `bcz fit-reader` on a trained policy, not by training")
+        suite = TaskSuite.load(cfg.policy.suite)
+        resume = (self.last / "train_state.pt").is_file()  # an interrupted run: continue where it stopped
+        policy = self.starting_policy(self.last if resume else cfg.init_from, resume)
+        wanted = cfg.policy
+        if policy is None and wanted.encoder == "onehot":
+            wanted = dataclasses.replace(wanted, onehot_tasks=[t.id for t in suite.tasks("train")])
+        encoder = policy.encoder if policy is not None else make_encoder(wanted)
+        paraphrases = self.paraphrases(encoder, suite)
+        shape = policy.config if policy is not None else wanted
+        self.data = training_data(cfg, cfg.dataset, encoder, suite, shape, paraphrases, cfg.val_fraction)
+        if policy is None:
+            policy = Policy(config_from_data(wanted, self.data), encoder.dim)
+            per_step = (
+                self.data.actions != "delta"
+            )  # the targets' own (K, A) statistics; delta: the dataset's
+            policy.set_statistics(self.data.cache.stats, self.data.action_statistics() if per_step else None)
+        policy.check_features(self.data.features, "dataset")
+        self.no_sim = self.judged_without_rollouts(policy)
+        self.mix = None
+        if cfg.mix_dataset:
+            self.mix = training_data(
+                cfg, cfg.mix_dataset, policy.encoder, suite, policy.config, paraphrases, 0.0
+            )
+            policy.check_features(self.mix.features, "mixed-in dataset")
+        self.policy = policy.to(self.device).train()
+        self.optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.average = WeightAverage(policy, cfg.ema_decay) if cfg.ema_decay else None
+        if resume:
+            self.restore()
+        self.rng = np.random.default_rng([cfg.seed, self.state["step"]])
+        self.val_rng = np.random.default_rng([cfg.seed, 99])
+
+    def starting_policy(self, path: str | Path | None, resume: bool) -> Policy | None:
+        """The checkpoint to start from (None: a new policy); a fine-tune drops its instruction reader,
+        fit for the tasks it knew (`bcz fit-reader` fits one again)."""
+        if path is None:
+            return None
+        policy = Policy.from_pretrained(path).train()
+        if resume:
+            self.console.print(f"resuming from {path}")
+        elif policy.reader is not None:
+            log.warning("%s has an instruction reader; fine-tuning drops it (bcz fit-reader)", path)
+            policy.set_reader(None, None)
+        return policy
+
+    def paraphrases(self, encoder: TextEncoder, suite: TaskSuite) -> Paraphrases | None:
+        name = self.cfg.paraphrase_set
+        if name and encoder.name == "onehot":  # one-hot ids know only the suite's phrasings
+            log.warning("paraphrase_set=%s ignored: a one-hot encoder has no words to vary", name)
+            return None
+        return Paraphrases.load(name, suite) if name else None
+
+    def judged_without_rollouts(self, policy: Policy) -> str | None:
+        """Why this run cannot be judged by success (then by per-channel action error), said once."""
+        cfg, data = self.cfg, self.data
+        rollouts = self.rollouts
+        why = rollouts.unavailable(policy) if rollouts is not None else "none was handed to train()"
+        if why and (rollouts is not None or cfg.rollouts.every_minutes):
+            self.console.print(
+                f"no rollouts in the simulator: {why}. Judging by validation loss and per-channel "
+                f"action error on {len(data.val_episodes)} held-out episode(s) instead."
+                if len(data.val_index[0])
+                else f"no rollouts in the simulator: {why}, and no held-out episodes (val_fraction="
+                f"{cfg.val_fraction}): nothing will judge this run; set val_fraction=0.1"
+            )
+        return why
+
+    def restore(self) -> None:
+        saved = torch.load(self.last / "train_state.pt", weights_only=False)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        if self.average is not None and saved.get("ema"):
+            self.average.load_state_dict(saved["ema"])
+        self.state = saved["state"]
+        torch.set_rng_state(saved["torch_rng"])
+
+    # ------------------------------------------------------------------ one step
+    def make_batch(self) -> dict:
+        """Samples of the dataset, and `mix_ratio` of the batch from the mixed-in one (a worker thread)."""
+        cfg = self.cfg
+        n_mix = round(cfg.batch_size * cfg.mix_ratio) if self.mix else 0
+        batch = self.data.batch(self.rng, cfg.batch_size - n_mix)
+        return _joined(batch, self.mix.batch(self.rng, n_mix)) if self.mix else batch
+
+    def process_batch(self, batch: dict) -> dict:
+        return _to(batch, self.device)
+
+    def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.policy(batch, augment=augment)
+
+    def backward(self, loss: torch.Tensor) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
+        self.optimizer.step()
+        if self.average is not None:
+            self.average.update(self.policy)
+
+    def set_lr(self) -> None:
+        cfg, state = self.cfg, self.state
+        progress = state["seconds"] / self.budget if self.budget else state["step"] / cfg.max_steps
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr_at(cfg, state["step"], progress)
+
+    def log(self, parts: dict[str, float]) -> None:
+        """Every `log_every` steps: TensorBoard, the progress bar and the state's last figures."""
+        cfg, state, w = self.cfg, self.state, self.window
+        sps = cfg.log_every * cfg.batch_size / w["step_time"]
+        loss, step = float(np.mean(w["losses"])), state["step"]
+        self.writer.add_scalar("train/loss", loss, step)
+        for k, v in parts.items():
+            self.writer.add_scalar(f"train/{k}", v, step)
+        self.writer.add_scalar("train/samples_per_s", sps, step)
+        self.writer.add_scalar("train/data_wait_fraction", w["wait_time"] / w["step_time"], step)
+        self.writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], step)
+        self.progress.update(
+            self.bar, completed=self.done_so_far(), step=step, loss=f"{loss:.4f}", sps=f"{sps:.0f}"
+        )
+        state["last_loss"], state["samples_per_s"] = loss, sps
+        state["data_wait_fraction"] = w["wait_time"] / w["step_time"]
+        self.window = {"losses": [], "wait_time": 0.0, "step_time": 0.0}
+
+    # ------------------------------------------------------------------ on their schedules
+    def validate(self) -> None:
+        """Validation loss on held-out episodes (and per-channel action error when not judged by
+        rollouts), in the deployed weights."""
+        policy, state = self.policy, self.state
+        with deployed(policy, self.average), torch.no_grad():
+            policy.eval()
+            losses = [
+                float(
+                    policy(_to(self.data.batch(self.val_rng, self.cfg.batch_size, split="val"), self.device))[
+                        0
+                    ]
+                )
+                for _ in range(8)
+            ]
+            policy.train()
+            state["val_loss"] = float(np.mean(losses))
+            if self.no_sim:
+                state["action_errors"] = action_errors(policy, self.data, self.device)
+        self.writer.add_scalar("val/loss", state["val_loss"], state["step"])
+        if self.no_sim:
+            for name, (value, _) in state["action_errors"].items():
+                self.writer.add_scalar(f"val/{name}", value, state["step"])
+
+    def snapshot(self, minutes: int) -> None:
+        with deployed(self.policy, self.average):
+            self.policy.save_pretrained(
+                self.output_dir / "checkpoints" / f"min_{minutes:03d}", extra=run_meta(self.cfg, self.state)
+            )
+
+    def evaluate(self) -> None:
+        """Rollouts in the deployed weights; the result joins `evals.json` and a snapshot is kept."""
+        policy, state = self.policy, self.state
+        with deployed(policy, self.average):
+            policy.eval()
+            result = self.rollouts(policy)
+            policy.train()
+            entry = {"step": state["step"], "minutes": state["seconds"] / 60, **result}
+            state["evals"].append(entry)
+            for split, rate in result.items():
+                self.writer.add_scalar(f"rollouts/success_{split}", rate, state["step"])
+            snapshot = self.output_dir / "checkpoints" / f"step_{state['step']:07d}"
+            policy.save_pretrained(snapshot, extra=run_meta(self.cfg, state))
+        self.console.print(
+            f"step {state['step']} ({entry['minutes']:.1f} min): rollout success "
+            + ", ".join(f"{k} {v:.0%}" for k, v in result.items())
+        )
+        (self.output_dir / "evals.json").write_text(json.dumps(state["evals"], indent=2))
+
+    def save(self) -> None:
+        save_checkpoint(self.policy, self.optimizer, self.state, self.last, self.cfg, self.average)
+
+    # ------------------------------------------------------------------ the loop
+    def done_so_far(self) -> float:
+        return self.state["seconds"] if self.budget else self.state["step"]
+
+    def run(self) -> dict:
+        self.build()
+        cfg, state = self.cfg, self.state
+        from torch.utils.tensorboard import SummaryWriter  # slow to import; only a run needs it
+
+        self.writer = SummaryWriter(str(self.output_dir / "tb"))
+        self.budget = cfg.max_minutes * 60 if cfg.max_minutes else None
+        every_eval = 0 if self.no_sim else cfg.rollouts.every_minutes * 60
+        next_eval = (len(state["evals"]) + 1) * every_eval if every_eval else None
+        every_snapshot = cfg.snapshot_every_minutes * 60
+        next_snapshot = (
+            (math.floor(state["seconds"] / every_snapshot) + 1) * every_snapshot if every_snapshot else None
+        )
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
+        )
+        self.window = {"losses": [], "wait_time": 0.0, "step_time": 0.0}
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            TextColumn("step {task.fields[step]}"),
+            TextColumn("loss {task.fields[loss]}"),
+            TextColumn("{task.fields[sps]} samples/s"),
+            TimeElapsedColumn(),
+            console=self.console,
+        )
+        prefetch = Prefetcher(self.make_batch)
+        with self.progress:
+            self.bar = self.progress.add_task(
+                "train",
+                total=self.budget or cfg.max_steps,
+                completed=self.done_so_far(),
+                step=state["step"],
+                loss="-",
+                sps="-",
+            )
+            try:
+                while state["step"] < cfg.max_steps and (
+                    self.budget is None or state["seconds"] < self.budget
+                ):
+                    tick = time.perf_counter()
+                    batch = prefetch.get()
+                    got = time.perf_counter()
+                    batch = self.process_batch(batch)
+                    self.set_lr()
+                    with autocast:
+                        loss, parts = self.forward(batch)
+                    self.backward(loss)
+                    done = time.perf_counter()
+                    self.window["wait_time"] += got - tick
+                    self.window["step_time"] += done - tick
+                    self.window["losses"].append(loss.item())
+                    state["step"] += 1
+                    state["seconds"] += done - tick
+                    state["samples"] += cfg.batch_size
+                    if state["step"] % cfg.log_every == 0:
+                        self.log(parts)
+                    if state["step"] % cfg.val_every == 0 and len(self.data.val_index[0]):
+                        self.validate()
+                    if state["step"] % cfg.checkpoint_every == 0:
+                        self.save()
+                    if next_snapshot is not None and state["seconds"] >= next_snapshot:
+                        self.snapshot(round(next_snapshot / 60))
+                        next_snapshot += every_snapshot
+                    if next_eval is not None and state["seconds"] >= next_eval:
+                        self.evaluate()
+                        next_eval += every_eval
+            finally:
+                prefetch.close()
+        return self.finish(every_eval)
+
+    def finish(self, every_eval: float) -> dict:
+        """Rollouts and validation of the last weights, `final` (deployed weights) and `last` (raw)."""
+        state = self.state
+        final = self.output_dir / "checkpoints" / "final"
+        if every_eval and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
+            self.evaluate()
+        if len(self.data.val_index[0]):
+            self.validate()
+        with deployed(self.policy, self.average):
+            self.policy.save_pretrained(final, extra=run_meta(self.cfg, state))
+        self.save()
+        self.writer.close()
+        self.console.print(summary_table(state, final))
+        return {**state, "checkpoint": str(final)}

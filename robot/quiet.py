@@ -1,4 +1,8 @@
-"""Import PyBullet without its "pybullet build time" banner, which it prints from C at import."""
+"""PyBullet without its "pybullet build time" banner, which it prints from C at import.
+
+Modules that use PyBullet import it from here (`from robot.quiet import pybullet as p`), so whichever
+of them loads first, the banner never shows; modules that do not need it never load it.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ def import_pybullet_quietly() -> None:
         os.dup2(devnull, 2)
         import pybullet  # noqa: F401
     except ImportError:
-        pass  # the modules that need it say so when they import it
+        pass  # the import below says so
     finally:
         _flush_c_stdio()  # the banner may sit in C's stdio buffer until flushed, while the fds are quiet
         for fd, copy in enumerate(saved, start=1):
@@ -33,3 +37,9 @@ def import_pybullet_quietly() -> None:
 def _flush_c_stdio() -> None:
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None).fflush(None)
+
+
+import_pybullet_quietly()
+import pybullet  # noqa: E402  (loaded above, silently; this binds it here)
+
+__all__ = ["import_pybullet_quietly", "pybullet"]

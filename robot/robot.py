@@ -61,7 +61,8 @@ class Robot(abc.ABC):
         """Open the connection (or spawn the simulated arm) and move to the home pose."""
 
     @abc.abstractmethod
-    def get_observation(self) -> dict[str, np.ndarray]: ...
+    def get_observation(self) -> dict[str, np.ndarray]:
+        """The latest state (float32, `EE_STATE_NAMES`) and one image per camera (`observation_features`)."""
 
     @abc.abstractmethod
     def send_action(self, action: np.ndarray) -> np.ndarray:

@@ -26,6 +26,8 @@ class UnsafeActionError(ValueError):
 
 @dataclass
 class ActionLimits:
+    """Per-step limits of a 7-D delta action (m, rad, gripper 0..1), and the workspace box (m)."""
+
     max_delta_pos: float = 0.05  # m per control step, per axis
     max_delta_rot: float = 0.30  # rad per control step, per axis
     workspace_low: list[float] = field(default_factory=lambda: [0.20, -0.40, 0.0])
@@ -33,11 +35,13 @@ class ActionLimits:
 
     @property
     def action_low(self) -> np.ndarray:
+        """The (7,) float32 lower bound of an action: -max deltas, gripper 0."""
         p, r = self.max_delta_pos, self.max_delta_rot
         return np.array([-p, -p, -p, -r, -r, -r, 0.0], dtype=np.float32)
 
     @property
     def action_high(self) -> np.ndarray:
+        """The (7,) float32 upper bound of an action: +max deltas, gripper 1."""
         p, r = self.max_delta_pos, self.max_delta_rot
         return np.array([p, p, p, r, r, r, 1.0], dtype=np.float32)
 
@@ -57,6 +61,7 @@ class ActionLimits:
         return clipped.astype(np.float32), bool(np.any(clipped != a))
 
     def clamp_position(self, position: np.ndarray) -> np.ndarray:
+        """`position` (m) moved into the workspace box."""
         return np.clip(position, self.workspace_low, self.workspace_high)
 
 
@@ -73,6 +78,7 @@ class ClipReporter:
         self.count = 0
 
     def report(self, original: np.ndarray, clipped: np.ndarray) -> None:
+        """Count one clipped action; the first of a run is logged with its values."""
         self.count += 1
         if self.count == 1:
             log.warning(
@@ -132,6 +138,7 @@ class SafeRobot(Robot):
         return self.robot.is_connected
 
     def connect(self) -> None:
+        """Connect the robot if needed and start the watchdog."""
         with self._lock:
             if not self.robot.is_connected:
                 self.robot.connect()
@@ -141,6 +148,7 @@ class SafeRobot(Robot):
         self._watchdog.start()
 
     def disconnect(self) -> None:
+        """Stop the watchdog, then disconnect the robot."""
         self._stop.set()
         if self._watchdog is not None:
             self._watchdog.join(timeout=2)
@@ -149,6 +157,7 @@ class SafeRobot(Robot):
                 self.robot.disconnect()
 
     def get_observation(self) -> dict[str, np.ndarray]:
+        """The robot's observation; the hand position is kept for the workspace check."""
         with self._lock:
             obs = self.robot.get_observation()
         self._ee = np.asarray(obs["state"][:3], dtype=np.float64)
@@ -175,6 +184,7 @@ class SafeRobot(Robot):
         return applied.astype(np.float32)
 
     def send_action(self, action: np.ndarray) -> np.ndarray:
+        """Send `check(action)`, or hold while emergency-stopped; returns what the robot applied."""
         with self._lock:
             if self.estopped:
                 return self._hold()
@@ -184,6 +194,7 @@ class SafeRobot(Robot):
             return self.robot.send_action(applied)
 
     def hold_action(self) -> np.ndarray:
+        """Zero motion with the gripper as last commanded."""
         return np.array([0, 0, 0, 0, 0, 0, self._gripper], dtype=np.float32)
 
     def _hold(self) -> np.ndarray:
@@ -197,6 +208,7 @@ class SafeRobot(Robot):
         log.warning("%s: EMERGENCY STOP engaged", self.name)
 
     def release(self) -> None:
+        """Lift the emergency stop; actions are executed again (the watchdog's clock restarts)."""
         with self._lock:
             self.estopped = False
             self._last_command = time.monotonic()

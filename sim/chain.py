@@ -19,7 +19,7 @@ from sim.predicates import inside, on_table, stacked, upright
 from sim.skills import SKILLS
 from sim.skills.base import HAND_REACH, inside_workspace
 from sim.state import ObjectState, SceneState
-from sim.suite import TaskSpec, TaskSuite
+from tasks.suite import TaskSpec, TaskSuite
 
 # A fresh layout keeps other objects 6 cm or more from the target's edge; a chain, whose tasks put
 # objects side by side, asks 3 cm less of a grasping skill's keep-clear zones (the open fingers still fit).
@@ -143,4 +143,5 @@ class Chain:
             obs, info = env.switch_task(task, env.suite.instruction(task, self.rng))
 
     def report(self, success: bool) -> None:
+        """The current instruction's outcome, needed before the next is drawn; a failure ends the chain."""
         self.outcomes.append(bool(success))

@@ -19,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from conf.checks import at_least
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 from sim.video import tile, write_mp4
 
 log = logging.getLogger(__name__)

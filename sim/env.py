@@ -16,25 +16,30 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-import pybullet as p
 
 from robot.cameras.camera import CameraConfig
 from robot.cameras.pybullet_camera import PyBulletCamera
 from robot.pybullet_arm.panda import PandaArm
+from robot.quiet import pybullet as p
 from robot.robot import EE_STATE_NAMES
-from sim.config import EnvConfig
+from sim.env_config import EnvConfig
 from sim.expert import ScriptedExpert
+from sim.objects import KINDS
 from sim.scene import TabletopScene
 from sim.skills import SKILLS
 from sim.skills.base import free_hand
 from sim.state import SceneState
-from sim.suite import SPLITS, ObjectRef, TaskSpec, TaskSuite, UnknownTaskError
+from tasks.registry import check_implemented
+from tasks.suite import SPLITS, ObjectRef, TaskSpec, TaskSuite, UnknownTaskError
 
 # A wider three-quarter view for videos and the GUI-less demo (not seen by policies).
 RENDER_CAMERA = CameraConfig(eye=[1.05, -0.55, 0.62], target=[0.45, 0.0, 0.06], fov_deg=45.0)
 
 
 class TabletopEnv(gym.Env):
+    """The Gymnasium tabletop: a Panda arm and a scene of suite objects; one task per episode, scored by
+    its skill's success check on the privileged state."""
+
     metadata: ClassVar[dict] = {"render_modes": ["rgb_array", "human"], "render_fps": 10}
 
     def __init__(
@@ -47,6 +52,7 @@ class TabletopEnv(gym.Env):
     ) -> None:
         self.config = config or EnvConfig()
         self.suite = suite if isinstance(suite, TaskSuite) else TaskSuite.load(suite or self.config.suite)
+        check_implemented(self.suite, KINDS, "sim/objects.py")
         if split not in SPLITS:
             raise UnknownTaskError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
         if render_mode not in (None, *self.metadata["render_modes"]):
@@ -92,6 +98,8 @@ class TabletopEnv(gym.Env):
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """A new seeded scene for a task (options: "task", "instruction", "layout", "include"); info holds
+        the task and instruction."""
         super().reset(seed=seed)
         options = options or {}
         rng = self.np_random
@@ -117,6 +125,8 @@ class TabletopEnv(gym.Env):
         return self.arm.get_observation(), self._info(False)
 
     def step(self, action: np.ndarray):
+        """Apply one delta action (7,) for one control step; reward is 1.0 on success,
+        info["applied_action"] is what the arm executed."""
         if self.task is None:
             raise RuntimeError("call reset() before step()")
         applied = self.arm.send_action(action)
@@ -132,6 +142,7 @@ class TabletopEnv(gym.Env):
         return obs, float(success), terminated, truncated, info
 
     def render(self) -> np.ndarray | None:
+        """The three-quarter view with render_mode="rgb_array"; None otherwise (the GUI draws itself)."""
         return self.frame() if self.render_mode == "rgb_array" else None
 
     def frame(self) -> np.ndarray:

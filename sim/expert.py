@@ -13,14 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
 
 from robot.pybullet_arm.panda import yaw_quaternion
+from robot.quiet import pybullet as p
 from sim.state import SceneState
 
 
 @dataclass
 class Waypoint:
+    """Where a phase sends the hand: grasp-point position, yaw and gripper, with a tolerance and speed."""
+
     position: np.ndarray  # grasp point target, world frame, m
     yaw: float  # gripper yaw, rad
     gripper: float  # 0 open, 1 closed
@@ -30,6 +32,9 @@ class Waypoint:
 
 @dataclass
 class Phase:
+    """One stage of a plan: a waypoint computed from the live state, and when the stage ends, retries or
+    is skipped."""
+
     name: str
     target: Callable[[SceneState], Waypoint]
     hold: int = 0  # control steps to stay once reached (lets the fingers close or open)
@@ -51,6 +56,7 @@ def nearest_yaw(yaw: float, current: float, symmetry: float) -> float:
 
 
 def wrap(angle: float) -> float:
+    """`angle` (rad) wrapped into [-pi, pi)."""
     return (angle + math.pi) % (2 * math.pi) - math.pi
 
 
@@ -92,6 +98,7 @@ class ScriptedExpert:
         self.reset()
 
     def reset(self) -> None:
+        """Start the plan again from its first phase, retries and skips counted afresh."""
         self.index = 0
         self.steps_in_phase = 0
         self.held_for = 0
@@ -103,13 +110,16 @@ class ScriptedExpert:
 
     @property
     def done(self) -> bool:
+        """Whether every phase has ended; the expert then holds still."""
         return self.index >= len(self.phases)
 
     @property
     def phase(self) -> str:
+        """The current phase's name; "done" at the end."""
         return "done" if self.done else self.phases[self.index].name
 
     def act(self, state: SceneState) -> np.ndarray:
+        """The (7,) float32 action for `state`: a capped delta towards the current waypoint, gripper 0/1."""
         waypoint = self._advance(state)
         if waypoint is None:  # plan finished: stay still, keep the gripper as it is
             return np.array([0, 0, 0, 0, 0, 0, float(state.gripper_width < 0.07)], dtype=np.float32)

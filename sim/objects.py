@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pybullet as p
 import pybullet_data
+
+from robot.quiet import pybullet as p
 
 DATA = Path(pybullet_data.getDataPath())
 

@@ -10,16 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pybullet as p
 
 from robot.cameras.pybullet_camera import Lighting, PyBulletCamera
 from robot.pybullet_arm.panda import PandaArm
-from sim.config import RandomizationConfig, SceneConfig
+from robot.quiet import pybullet as p
+from sim.env_config import RandomizationConfig, SceneConfig
 from sim.objects import CLUTTER_RADIUS, KINDS, RANDOM_MESHES, build_clutter, jitter_colour
 from sim.skills import SKILLS
 from sim.skills.base import HAND_REACH, Zone
 from sim.state import ObjectState, SceneState
-from sim.suite import ObjectRef, TaskSpec, TaskSuite
+from tasks.suite import ObjectRef, TaskSpec, TaskSuite
 
 TABLE_HALF_EXTENTS = (0.65, 0.6, 0.02)
 TABLE_CENTRE = (0.4, 0.0, -0.02)  # top surface at z = 0
@@ -29,6 +29,8 @@ FIXED_DISTRACTOR_XY = [np.array(xy) for xy in [(0.63, -0.20), (0.63, 0.20), (0.3
 
 @dataclass
 class Placement:
+    """Where one object goes in a layout: body name, suite object (None: clutter), xy (m) and yaw (rad)."""
+
     name: str  # "red_block", or "clutter_417" for an unnamed mesh
     ref: ObjectRef | None  # None for clutter
     xy: np.ndarray
@@ -36,10 +38,12 @@ class Placement:
 
     @property
     def radius(self) -> float:
+        """The object's footprint radius (m), what layouts keep apart."""
         return KINDS[self.ref.kind].radius if self.ref else CLUTTER_RADIUS
 
     @property
     def tall(self) -> bool:
+        """Whether it is a tall kind (a bottle) that must stand clear of where the hand comes down."""
         return bool(self.ref and KINDS[self.ref.kind].tall)
 
 
@@ -60,6 +64,9 @@ class LayoutError(RuntimeError):
 
 
 class TabletopScene:
+    """The objects on the table in one PyBullet client: laid out per task, randomized, and read back as
+    `SceneState`."""
+
     def __init__(
         self, client: int, config: SceneConfig, randomize: RandomizationConfig, suite: TaskSuite
     ) -> None:
@@ -116,6 +123,7 @@ class TabletopScene:
         return layout
 
     def randomize_sensors(self, cameras: dict[str, PyBulletCamera], rng: np.random.Generator) -> None:
+        """Draw the lighting and jitter each camera's pose and field of view, as far as `randomize` says."""
         r = self.randomize
         light = Lighting()
         if r.lighting:
@@ -142,6 +150,8 @@ class TabletopScene:
     def sample_layout(
         self, task: TaskSpec, rng: np.random.Generator, include: list[ObjectRef] = ()
     ) -> list[Placement]:
+        """Task objects placed so the expert can do the task (not done already), then distractors and
+        clutter; LayoutError after 200 tries."""
         skill = SKILLS[task.skill]
         for _ in range(200):
             placed: list[Placement] = []
@@ -251,6 +261,7 @@ class TabletopScene:
 
     # ------------------------------------------------------------------ state
     def state(self, arm: PandaArm) -> SceneState:
+        """The privileged state: every object's pose and the hand's pose and finger width."""
         objects = {}
         for name, body in self.bodies.items():
             pos, orn = p.getBasePositionAndOrientation(body, physicsClientId=self.client)

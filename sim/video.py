@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from conf.files import write_atomically
 
 
 def tile(main: np.ndarray, insets: list[np.ndarray]) -> np.ndarray:
@@ -26,14 +27,15 @@ def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float) -> Path:
         raise ValueError(f"no frames to write to {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     h, w = frames[0].shape[:2]
-    tmp = path.with_name(f".{path.stem}.partial.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-    if not writer.isOpened():
-        raise RuntimeError(f"OpenCV could not open an MPEG-4 writer for {tmp}")
-    try:
-        for frame in frames:
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
-    os.replace(tmp, path)
-    return path
+
+    def encode(tmp: str) -> None:
+        writer = cv2.VideoWriter(tmp, cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+        if not writer.isOpened():
+            raise RuntimeError(f"OpenCV could not open an MPEG-4 writer for {tmp}")
+        try:
+            for frame in frames:
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        finally:
+            writer.release()
+
+    return write_atomically(path, encode)

@@ -11,9 +11,9 @@ import numpy as np
 import pybullet as p
 import pytest
 
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
-from sim.suite import TaskSuite
+from sim.env_config import EnvConfig
+from tasks.suite import TaskSuite
 
 # Frame caches (and anything else under the user's cache directory) go to a scratch folder, also for
 # the `bcz` subprocesses the tests start: the suite never writes to the developer's ~/.cache.
@@ -89,7 +89,7 @@ def tiny_dataset(tmp_path_factory, suite):
     from data_collection.episode import encode_episode
     from data_collection.layout import tabletop_features
     from data_collection.rollout import play_expert
-    from data_collection.video import VideoConfig
+    from data_collection.video_codec import VideoConfig
     from data_collection.writer import DatasetWriter
 
     root = tmp_path_factory.mktemp("data") / "ds"
@@ -109,8 +109,7 @@ def tiny_dataset(tmp_path_factory, suite):
 
 def tiny_train_config(dataset, **fields):
     """A TrainConfig for a tiny ViT on `dataset`, by steps, without rollouts; `fields` override."""
-    from policy.rollouts import RolloutConfig
-    from policy.train import TrainConfig
+    from policy.train import RolloutConfig, TrainConfig
 
     settings = dict(max_minutes=None, max_steps=30, batch_size=16, warmup_steps=5, val_every=1000)
     cfg = TrainConfig(dataset=str(dataset), rollouts=RolloutConfig(every_minutes=0), **{**settings, **fields})

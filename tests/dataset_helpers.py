@@ -8,7 +8,7 @@ import numpy as np
 
 from data_collection.episode import Episode, EpisodeInfo, encode_episode
 from data_collection.layout import ENV_STATE_SLOTS, POSE_NAMES, tabletop_features
-from data_collection.video import VideoConfig
+from data_collection.video_codec import VideoConfig
 from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES, Feature
 
 FPS = 10

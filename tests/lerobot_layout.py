@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from data_collection.layout import DATA_PATH, DEFAULT_FEATURES, VIDEO_PATH
 from data_collection.stats import aggregate, array_stats, image_stats, to_json
-from data_collection.video import VideoConfig, encode_mp4, video_feature_info
+from data_collection.video_codec import VideoConfig, encode_mp4, video_feature_info
 
 FPS = 10
 CAMERAS = {"top": (48, 64), "wrist": (24, 32)}  # height, width: different sizes, as on real rigs

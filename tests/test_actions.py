@@ -21,8 +21,8 @@ from policy.pose import (
     rotvec_to_quat,
     start_target,
 )
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 
 
 def test_rotations_compose_like_the_robot_applies_them():
@@ -74,7 +74,7 @@ def labels(tiny_dataset, suite):
 def test_relative_labels_are_where_the_expert_sent_the_hand(labels):
     cache: FrameCache = labels.cache
     g, seg = 3, labels.segments[0]  # frame 3 of the first episode
-    actions, _ = labels.targets(np.array([g]), [seg])
+    actions = labels.targets(np.array([g]), [seg])
     states, deltas = cache.columns["observation.state"], cache.columns["action"]
     absolute = absolute_targets(actions[0].astype(np.float64), np.asarray(states[g], np.float64))
     for k in range(10):
@@ -84,7 +84,7 @@ def test_relative_labels_are_where_the_expert_sent_the_hand(labels):
         np.testing.assert_allclose(absolute[k, :3], position, atol=1e-5)
     np.testing.assert_allclose(actions[0, 0, :3], deltas[g, :3], atol=1e-6)  # the first is the expert's step
     end = np.array([len(cache.columns["action"]) - 1])
-    last, _ = labels.targets(end - 2, [labels.segments[-1]])
+    last = labels.targets(end - 2, [labels.segments[-1]])
     np.testing.assert_allclose(last[0, 2:, :3], last[0, 2:3, :3].repeat(8, 0), atol=1e-6)  # then it holds
 
 
@@ -105,7 +105,7 @@ def test_replaying_the_labels_through_the_executor_redoes_the_demonstration(labe
             executor = ChunkExecutor("ensemble", 1.0, substeps=1, chunk=10)
             success = False
             for t in range(length - 1):
-                chunk, _ = labels.targets(np.array([start + t]), [segment])
+                chunk = labels.targets(np.array([start + t]), [segment])
                 state = np.asarray(obs["state"], np.float64)
                 executor.add(t, absolute_targets(chunk[0].astype(np.float64), state), start_target(state))
                 obs, _, terminated, _, step_info = env.step(executor.action(t, state))

@@ -15,16 +15,16 @@ from data_collection.episode import encode_episode
 from data_collection.layout import COLLECTION_PATH, tabletop_features
 from data_collection.relabel import relabel_episodes
 from data_collection.rollout import play_chain
-from data_collection.video import VideoConfig
+from data_collection.video_codec import VideoConfig
 from data_collection.writer import DatasetWriter
-from policy.chain_eval import ChainResult, summarize
+from evaluation.chains import ChainResult, summarize
 from sim.chain import Chain, can_follow
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 from sim.objects import KINDS
 from sim.predicates import held, on_table
 from sim.state import ObjectState, SceneState
-from sim.suite import TaskSpec
+from tasks.suite import TaskSpec
 from tests.conftest import blind_config
 
 WORKSPACE = (np.array([0.32, -0.25]), np.array([0.68, 0.25]))
@@ -207,9 +207,9 @@ def test_same_seed_same_chain(suite):
 def test_dagger_chains_label_every_instruction_the_policy_drives(tiny_checkpoint, suite):
     """The policy drives a chain, the expert labels it and takes over when it strays; every instruction
     of the chain, done or not, becomes a training segment (its labels are right either way)."""
-    from policy.dagger import Takeover, play_policy_chain
+    from evaluation.dagger import Takeover, play_policy_chain
+    from evaluation.rollouts import env_config_for
     from policy.policy import Policy
-    from policy.rollouts import env_config_for
 
     policy = Policy.from_pretrained(tiny_checkpoint)
     config = env_config_for(policy)  # its cameras, every randomization on
@@ -242,7 +242,7 @@ def test_chain_scenes_fit_the_recorded_object_slots(suite):
 def test_collect_and_evaluate_chains_on_ray(local_ray, tmp_path, tiny_checkpoint):
     from data_collection.check import check
     from data_collection.collect import collect
-    from policy.evaluate import EvalConfig, evaluate
+    from evaluation.evaluate import EvalConfig, evaluate
 
     cfg = CollectConfig(output=str(tmp_path / "ds"), episodes=2, workers=2, chain=2)
     for cam in cfg.env.robot.cameras.values():

@@ -16,7 +16,7 @@ from data_collection.collect import CollectConfig, collect, plan_task
 from data_collection.dataset import DatasetError, DatasetReader
 from data_collection.rollout import play_expert
 from sim.env import TabletopEnv
-from sim.suite import TaskSuite
+from tasks.suite import TaskSuite
 
 
 def small(output, episodes: int, **kw) -> CollectConfig:

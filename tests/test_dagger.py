@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from data_collection.dataset import DatasetReader
-from policy.dagger import DaggerConfig, Takeover, dagger
+from evaluation.dagger import DaggerConfig, Takeover, dagger
 from policy.data import DemoData
 from policy.language import OneHotTaskEncoder
 from policy.policy import Policy

@@ -336,7 +336,7 @@ def test_check_accepts_lerobots_packing_and_names_real_damage(tmp_path):
 )
 def test_a_range_of_frames_decodes_from_h264_av1_and_hevc(codec, preset):
     """LeRobot writes AV1 by default, H.264 and HEVC on request; an episode is a range of the file."""
-    from data_collection.video import VideoConfig, decode_mp4, encode_mp4
+    from data_collection.video_codec import VideoConfig, decode_mp4, encode_mp4
 
     frames = np.zeros((30, 64, 64, 3), np.uint8)  # x265 aborts below 64 pixels
     frames[..., 0] = (np.arange(30) * 8)[:, None, None]

@@ -10,8 +10,8 @@ from gymnasium.utils.passive_env_checker import env_render_passive_checker
 
 import sim  # noqa: F401  (registers bcz/Tabletop-v0)
 from robot.safety import UnsafeActionError
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 
 
 def small_config() -> EnvConfig:

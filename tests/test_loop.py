@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 
 from deploy.loop import ControlLoop, LoopConfig
+from evaluation.rollouts import env_config_for
 from policy.execution import ChunkExecutor, Regrasp
 from policy.policy import Policy, PolicyConfig
-from policy.rollouts import env_config_for
 from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES
 from robot.safety import SafeRobot, SafetyConfig
-from sim.robot import SimRobot, SimRobotConfig
+from sim.sim_robot import SimRobot, SimRobotConfig
 
 
 def targets(x0: float, k: int = 4) -> np.ndarray:

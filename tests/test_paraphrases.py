@@ -11,7 +11,7 @@ import pytest
 from policy.data import DemoData
 from policy.language import SentenceEncoder
 from policy.paraphrase import ParaphraseConfig, Paraphrases
-from sim.suite import normalize
+from tasks.suite import normalize
 
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "unseen_phrasings.py"
 

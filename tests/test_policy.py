@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from policy.data import DemoData, augment, next_gripper_switch
+from evaluation.rollouts import env_config_for, rollout
+from policy.action_layout import FeatureMismatchError
+from policy.data import DemoData, augment
 from policy.language import OneHotTaskEncoder, SentenceEncoder
-from policy.layout import FeatureMismatchError
 from policy.policy import Policy, PolicyConfig
-from policy.rollouts import RolloutConfig, env_config_for, rollout
-from policy.train import TrainConfig, train
+from policy.train import RolloutConfig, TrainConfig, train
 from robot.robot import EE_ACTION_NAMES, EE_STATE_NAMES
 from sim.env import TabletopEnv
 
@@ -86,7 +86,6 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
         seed=0,
     )
     cfg.policy.arch = arch
-    cfg.policy.goal_loss = 1.0 if arch == "vit" else 0.0
     cfg.policy.vit.width, cfg.policy.vit.depth, cfg.policy.vit.heads = 32, 1, 2
     cfg.policy.vit.stem_channels, cfg.policy.vit.token_grid = [8, 16], 2
     cfg.policy.resnet.widths, cfg.policy.resnet.blocks, cfg.policy.resnet.head_hidden = (
@@ -107,31 +106,18 @@ def test_tiny_training_run_loss_falls_and_checkpoint_round_trips(tiny_dataset, t
     del config["policy"]["proprio"]
     (older / "config.json").write_text(json.dumps(config))
     assert Policy.from_pretrained(older).state_seen.all()
-    assert (policy.goal_head is not None) == (arch == "vit")  # the auxiliary head travels with the weights
     assert policy.meta["dataset"] == tiny_dataset.name  # outside the project: its name, not a machine path
     rng = np.random.default_rng(0)
     batch = data.batch(rng, 64)
     fresh = Policy(policy.config, policy.cond_dim)
     fresh.set_statistics(data.cache.stats, data.action_statistics())
     with torch.no_grad():
-        before = float(fresh.eval().loss(batch["images"], batch["state"], batch["cond"], batch["actions"])[0])
-        after = float(policy.loss(batch["images"], batch["state"], batch["cond"], batch["actions"])[0])
+        before = float(fresh.eval()(batch)[0])
+        after = float(policy(batch)[0])
     assert after < 0.7 * before, (before, after)
     np.testing.assert_allclose(
         policy.action_std[:, :6].numpy(), np.maximum(data.action_statistics()[1][:, :6], 1e-3), rtol=1e-5
     )  # normalization (per chunk step) travels inside the checkpoint
-
-
-def test_keyframes_are_the_next_gripper_switch_within_the_episode(tiny_dataset, encoder):
-    gripper = np.array([0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0], float)
-    np.testing.assert_array_equal(
-        next_gripper_switch(gripper > 0.5, np.array([0, 5, 8]), len(gripper)),
-        [2, 2, 4, 4, 4, 7, 7, 7, 10, 10, 10],
-    )
-    data = DemoData(str(tiny_dataset), encoder, 10, relabels=False, val_fraction=0, progress=False)
-    batch = data.batch(np.random.default_rng(0), 32)
-    assert batch["goal"].shape == batch["state"].shape
-    assert not torch.equal(batch["goal"], batch["state"])  # most frames have a keyframe ahead of them
 
 
 def test_resume_continues_from_the_last_checkpoint(tiny_dataset, tmp_path):
@@ -300,7 +286,7 @@ def test_proprio_hides_state_channels_from_the_network():
 
 
 def test_the_first_grasp_names_the_object_between_the_fingers_or_air(suite):
-    from policy.rollouts import NOTHING, closed_on
+    from evaluation.rollouts import NOTHING, closed_on
     from tests.conftest import blind_config
 
     env = TabletopEnv(blind_config(), suite=suite, split="all")
@@ -323,8 +309,8 @@ def test_the_failure_table_says_how_far_missed_grasps_were_from_the_object():
 
     from rich.console import Console
 
-    from policy.evaluate import failures_table
-    from policy.rollouts import NOTHING, EpisodeResult
+    from evaluation.evaluate import failures_table
+    from evaluation.rollouts import NOTHING, EpisodeResult
 
     def episode(task, success, grasp, miss):
         result = EpisodeResult(task, "", 0, success, 10, first_grasp=grasp, grasp_miss=miss)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from robot.safety import ActionLimits, SafeRobot, SafetyConfig, UnsafeActionError
-from sim.robot import SimRobot, SimRobotConfig
+from sim.sim_robot import SimRobot, SimRobotConfig
 from tests.conftest import blind_config
 
 

@@ -11,9 +11,9 @@ import pytest
 from deploy.loop import ControlLoop, LoopConfig
 from deploy.session import RobotSession
 from deploy.terminal import PromptConsole, prompt_logging
-from policy.rollouts import env_config_for
+from evaluation.rollouts import env_config_for
 from robot.safety import SafeRobot, SafetyConfig
-from sim.robot import SimRobot, SimRobotConfig
+from sim.sim_robot import SimRobot, SimRobotConfig
 from tests.test_loop import tiny_policy
 
 

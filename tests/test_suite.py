@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from sim.suite import ObjectRef, TaskSpec, TaskSuite, UnknownTaskError, normalize
-from sim.tasks_cli import propose_held_out
+from tasks.cli import propose_held_out
+from tasks.suite import ObjectRef, TaskSpec, TaskSuite, UnknownTaskError, normalize
 
 
 def test_suite_has_enough_skills_colours_and_kinds(suite):

@@ -16,9 +16,9 @@ from deploy.loop import ControlLoop, LoopConfig
 from deploy.session import RobotSession
 from deploy.web.access import WebAccess, check_port_free, web_access
 from deploy.web.app import BadMessage, make_app, parse
-from policy.rollouts import env_config_for
+from evaluation.rollouts import env_config_for
 from robot.safety import SafeRobot, SafetyConfig
-from sim.robot import SimRobot, SimRobotConfig
+from sim.sim_robot import SimRobot, SimRobotConfig
 
 CHROMIUM = "/usr/bin/chromium"
 

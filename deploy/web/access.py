@@ -23,6 +23,7 @@ WILDCARDS = ("0.0.0.0", "::", "")
 
 
 def is_loopback(host: str) -> bool:
+    """Whether `host` (a name or an IP address) stays on this machine: localhost or a loopback address."""
     if host == "localhost":
         return True
     try:
@@ -38,14 +39,18 @@ def host_name(netloc: str) -> str:
 
 @dataclass
 class WebAccess:
+    """What the page's server admits: the token, the Host names served and the extra allowed origins."""
+
     token: str | None  # None: no token (loopback only)
     hosts: set[str] = field(default_factory=lambda: set(LOOPBACK_NAMES))  # Host names served
     origins: set[str] = field(default_factory=set)  # origins allowed besides the page's own
 
     def token_ok(self, given: str | None) -> bool:
+        """Whether `given` is the token (compared in constant time); anything passes without one."""
         return self.token is None or (given is not None and secrets.compare_digest(given, self.token))
 
     def host_ok(self, host_header: str | None) -> bool:
+        """Whether the request's Host header names a served host (DNS rebinding defence)."""
         return host_header is not None and host_name(host_header) in self.hosts
 
     def origin_ok(self, origin: str | None, host_header: str | None) -> bool:

@@ -24,6 +24,8 @@ MAX_INSTRUCTION = 300  # characters
 
 
 class BadMessage(ValueError):
+    """A page message that is not a valid command; the page is told why, the robot is not touched."""
+
     pass
 
 
@@ -69,6 +71,8 @@ def parse(raw: str) -> dict:
 
 
 def make_app(session: RobotSession, access: WebAccess, status_hz: float = 10.0) -> FastAPI:
+    """The page's FastAPI app: the page itself and a websocket of commands in, status and frames out, both
+    behind `access`."""
     app = FastAPI(title="bcz robot", docs_url=None, redoc_url=None)
     page = resources.files("deploy.web").joinpath("index.html").read_text()
 
@@ -82,6 +86,7 @@ def make_app(session: RobotSession, access: WebAccess, status_hz: float = 10.0) 
 
     @app.get("/", response_class=HTMLResponse)
     def index(token: str | None = Query(default=None)):
+        """The page, for a request with the right token."""
         if not access.token_ok(token):
             return PlainTextResponse(
                 "forbidden: open the URL that bcz run printed (it holds ?token=...)", 403

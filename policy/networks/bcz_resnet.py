@@ -51,10 +51,9 @@ class BCZResNet(ChunkNetwork):
         cond_dim: int,
         action_dim: int,
         chunk: int,
-        modes: int = 1,
     ) -> None:
         super().__init__()
-        self.cameras, self.chunk, self.action_dim, self.modes = list(cameras), chunk, action_dim, modes
+        self.cameras, self.chunk, self.action_dim = list(cameras), chunk, action_dim
         self.stem = nn.Sequential(
             nn.Conv2d(3, cfg.widths[0], 7, 2, 3, bias=False),
             nn.BatchNorm2d(cfg.widths[0]),

@@ -11,7 +11,6 @@ so training starts from the plain transformer. The readout token's output predic
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
@@ -29,10 +28,6 @@ class ViTConfig:
     stem_channels: list[int] = field(default_factory=lambda: [16, 32, 64, 128])  # each conv has stride 2
     token_grid: int = 4  # image tokens per side per camera
     keypoint_layer: int = 2  # spatial softmax after this stem conv (1-based; 0: no keypoint token)
-    # >0: the keypoint softmax gets a learned per-channel inverse temperature starting here (over
-    # normalized features a plain softmax is nearly flat). 0 (default): the plain softmax. See
-    # docs/notes/networks.md.
-    keypoint_sharpness: float = 0.0
     dropout: float = 0.0
     film: bool = True  # FiLM in the transformer blocks
     stem_film: bool = True  # FiLM in the conv stem
@@ -60,12 +55,6 @@ class ConvStem(nn.Module):
         if cfg.keypoint_layer:
             channels = cfg.stem_channels[cfg.keypoint_layer - 1]
             self.keypoint_proj = nn.Linear(2 * channels, cfg.width)
-            if cfg.keypoint_sharpness > 0:
-                self.keypoint_log_beta = nn.Parameter(
-                    torch.full((1, channels, 1, 1), math.log(cfg.keypoint_sharpness))
-                )
-            else:
-                self.keypoint_log_beta = None
 
     @staticmethod
     def spatial_softmax(x: torch.Tensor) -> torch.Tensor:
@@ -85,8 +74,7 @@ class ConvStem(nn.Module):
                 x = x * (1 + gamma) + beta
             x = torch.nn.functional.gelu(x)
             if i == self.keypoint_layer:
-                logits = x * self.keypoint_log_beta.exp() if self.keypoint_log_beta is not None else x
-                keypoints = self.keypoint_proj(self.spatial_softmax(logits)).unsqueeze(1)
+                keypoints = self.keypoint_proj(self.spatial_softmax(x)).unsqueeze(1)
         tokens = self.proj(self.pool(x).flatten(2).transpose(1, 2))  # B, g*g, width
         return tokens, keypoints
 
@@ -126,11 +114,10 @@ class ViT(ChunkNetwork):
         cond_dim: int,
         action_dim: int,
         chunk: int,
-        modes: int = 1,
     ) -> None:
         super().__init__()
         w = cfg.width
-        self.cameras, self.chunk, self.action_dim, self.modes = list(cameras), chunk, action_dim, modes
+        self.cameras, self.chunk, self.action_dim = list(cameras), chunk, action_dim
         self.stem = ConvStem(cfg, w)  # shared by the cameras, conditioned through cond_mlp
         n_img = cfg.token_grid**2
         self.image_pos = nn.Parameter(torch.zeros(1, n_img, w))

@@ -1,6 +1,2 @@
-"""Cameras: one abstract interface; a PyBullet renderer now, OpenCV devices for real arms later."""
-
-from robot.cameras.camera import Camera, CameraConfig
-from robot.cameras.pybullet_camera import Lighting, PyBulletCamera
-
-__all__ = ["Camera", "CameraConfig", "Lighting", "PyBulletCamera"]
+"""Cameras: one abstract interface (`camera`); a PyBullet renderer (`pybullet_camera`) and OpenCV devices
+for real arms, each imported from its own module so the interface loads no renderer."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pybullet as p
 
 from robot.cameras.camera import Camera, CameraConfig
+from robot.quiet import pybullet as p
 
 
 @dataclass

@@ -8,16 +8,11 @@ once per machine to the user cache, atomically, so parallel workers never read a
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pybullet_data
 
-
-def cache_dir() -> Path:
-    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(root) / "bcz"
+from conf.files import cache_dir, write_atomically
 
 
 def lowpoly_panda_urdf() -> Path:
@@ -29,9 +24,4 @@ def lowpoly_panda_urdf() -> Path:
     out = cache_dir() / "panda_lowpoly.urdf"
     if out.exists() and out.read_text() == text:
         return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".urdf.tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, out)
-    return out
+    return write_atomically(out, lambda tmp: Path(tmp).write_text(text))

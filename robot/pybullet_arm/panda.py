@@ -7,11 +7,11 @@ motor targets, and whoever owns the world steps the physics `config.substeps` ti
 from __future__ import annotations
 
 import numpy as np
-import pybullet as p
 
 from robot.cameras.pybullet_camera import PyBulletCamera
 from robot.pybullet_arm.assets import lowpoly_panda_urdf
 from robot.pybullet_arm.config import PandaConfig
+from robot.quiet import pybullet as p
 from robot.robot import EndEffectorArm
 from robot.safety import ClipReporter
 

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import pybullet as p
 
 from robot.cameras.opencv_camera import OpenCVCamera, OpenCVCameraConfig
+from robot.quiet import pybullet as p
 from robot.robot import EndEffectorArm
 from robot.safety import ActionLimits
 

@@ -16,7 +16,7 @@ import numpy as np
 from sim.expert import Phase, Waypoint, nearest_yaw, wrap
 from sim.predicates import grasped, held, upright
 from sim.state import ObjectState, SceneState
-from sim.suite import TaskSpec
+from tasks.suite import TaskSpec
 
 CARRY_Z = 0.20  # m: travel height, clear of the tallest object (the 14 cm bottle)
 LOW_Z = CARRY_Z - 0.05  # m: a hand below this is already low (a policy the expert labels): no climb first
@@ -35,6 +35,9 @@ WaypointFn = Callable[[SceneState], Waypoint]
 
 
 class Skill(abc.ABC):
+    """A skill as the simulator implements it: success check, layout constraints and scripted expert
+    (registered by name in `SKILLS`)."""
+
     name: ClassVar[str]
     grasps: ClassVar[bool] = True  # its expert closes the fingers on the target (not a push)
 
@@ -75,24 +78,29 @@ class PickAndPlace(Skill):
         return state.ee_yaw
 
     def satisfied(self, task: TaskSpec, state: SceneState) -> bool:
+        """The target stands in the relation to the reference, and the fingers have let go of it."""
         obj = state[task.target.name]
         return self.relation(obj, state[task.reference.name]) and not held(obj, state)
 
     def descents(self, task: TaskSpec, state: SceneState) -> list[np.ndarray]:
+        """The hand comes down at the target (to grasp) and at the reference (to place)."""
         return [state[task.target.name].xy, state[task.reference.name].xy]
 
     def plan(self, task: TaskSpec) -> list[Phase]:
+        """Grasp the target, then place it at `goal` with `place_yaw`."""
         return grasp(task.target.name) + place(
             task.target.name, lambda s: self.goal(task, s), lambda s: self.place_yaw(task, s)
         )
 
 
 def inside_workspace(xy: np.ndarray, workspace: tuple[np.ndarray, np.ndarray], margin: float = 0.0) -> bool:
+    """Whether `xy` lies in the workspace's (low, high) box, widened by `margin` m on every side."""
     low, high = workspace
     return bool(np.all(xy >= low[:2] - margin) and np.all(xy <= high[:2] + margin))
 
 
 def grasp_point(obj: ObjectState) -> np.ndarray:
+    """Where the fingertips close on `obj`: over its centre, the kind's `grasp_z` above its surface."""
     geo = obj.geometry
     return obj.position + np.array([0.0, 0.0, geo.grasp_z - geo.rest_z])
 
@@ -131,6 +139,7 @@ def rise(gripper: float) -> WaypointFn:
     """Straight up from wherever the gripper is to the travel height."""
 
     def target(s: SceneState) -> Waypoint:
+        """Above the hand's current spot at travel height, yaw kept, gripper as given."""
         x, y, _ = s.ee_position
         return Waypoint(np.array([x, y, CARRY_Z]), s.ee_yaw, gripper, tolerance=0.02)
 
@@ -170,6 +179,7 @@ def grasp(target: str) -> list[Phase]:
     """Travel above the object, descend, close the fingers, lift; retry if the grasp did not hold."""
 
     def yaw(s: SceneState) -> float:
+        """The grasp yaw: across a tall neighbour when one is near, else `grasp_yaw`."""
         obj = s[target]
         across = tall_neighbour(s, target)
         if across is not None:  # the hand's long axis across the line to it, so it clears
@@ -177,18 +187,22 @@ def grasp(target: str) -> list[Phase]:
         return grasp_yaw(obj.yaw, s.ee_yaw, obj.geometry.grasp_symmetry, obj.geometry.grasp_yaw_tolerance)
 
     def above(s: SceneState) -> Waypoint:
+        """Travel to above the grasp point, fingers open."""
         return Waypoint(travel_over(grasp_point(s[target]), s), yaw(s), 0.0, tolerance=0.02)
 
     def descend(s: SceneState) -> Waypoint:
+        """Down to the grasp point, fingers open (6 mm tolerance)."""
         return Waypoint(grasp_point(s[target]), yaw(s), 0.0, tolerance=0.006)
 
     def close(s: SceneState) -> Waypoint:  # keep correcting towards the grasp point while closing
         return Waypoint(grasp_point(s[target]), yaw(s), 1.0)
 
     def holding(s: SceneState) -> bool:
+        """Whether the fingers hold the target."""
         return grasped(s[target], s)
 
     def carrying(s: SceneState) -> bool:
+        """Whether the target is held and lifted off its surface by more than 1 cm."""
         return holding(s) and s[target].lift > 0.01
 
     # The skips never fire in the expert's own noise-free episodes (its fingers are open until `close`,
@@ -210,6 +224,7 @@ def place(
         return Waypoint(travel_over(np.asarray(goal(s)), s), yaw(s), 1.0, tolerance=0.015)
 
     def lower(s: SceneState) -> Waypoint:
+        """Down to the goal, still holding."""
         return Waypoint(np.asarray(goal(s)), yaw(s), 1.0, tolerance=0.008)
 
     def release(s: SceneState) -> Waypoint:  # hold the goal, not wherever a perturbation left us
@@ -245,6 +260,7 @@ def free_hand(task: TaskSpec, skill: Skill) -> list[Phase]:
         return Waypoint(travel_over(np.array([*xy, hold_height(s, name) + 0.006]), s), s.ee_yaw, 1.0)
 
     def let_go(s: SceneState) -> Waypoint:
+        """Open the fingers where the hand is."""
         return Waypoint(s.ee_position.copy(), s.ee_yaw, 0.0)
 
     def settled(s: SceneState) -> bool:
@@ -254,6 +270,7 @@ def free_hand(task: TaskSpec, skill: Skill) -> list[Phase]:
         return any(float(np.linalg.norm(s.ee_position[:2] - d)) < 0.05 for d in skill.descents(task, s))
 
     def lower(s: SceneState) -> Waypoint:
+        """Down to setting-down height over the free spot (or stay, when nothing is held)."""
         name = held_other(task, s)
         z = hold_height(s, name) + 0.006 if name else s.ee_position[2]
         return Waypoint(np.array([*s.ee_position[:2], z]), s.ee_yaw, 1.0, tolerance=0.008)

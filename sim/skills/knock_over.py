@@ -8,7 +8,7 @@ from sim.expert import Phase, Waypoint
 from sim.predicates import fallen
 from sim.skills.base import LOW_Z, Skill, Zone, rise, travel_over
 from sim.state import SceneState
-from sim.suite import TaskSpec
+from tasks.suite import TaskSpec
 
 HIT_HEIGHT = 0.7  # fraction of the object's height where the hand strikes
 

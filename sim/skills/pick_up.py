@@ -6,7 +6,7 @@ from sim.expert import Phase
 from sim.predicates import lifted
 from sim.skills.base import Skill, grasp
 from sim.state import SceneState
-from sim.suite import TaskSpec
+from tasks.suite import TaskSpec
 
 
 class PickUp(Skill):

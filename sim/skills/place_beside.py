@@ -15,7 +15,7 @@ from sim.expert import nearest_yaw
 from sim.predicates import beside
 from sim.skills.base import PickAndPlace, Zone, hold_height, inside_workspace
 from sim.state import ObjectState, SceneState
-from sim.suite import TaskSpec
+from tasks.suite import TaskSpec
 
 LEFT = np.array([0.0, -1.0])
 GAP = 0.035  # m between the two footprints when placed

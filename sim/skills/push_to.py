@@ -8,7 +8,7 @@ from sim.expert import Phase, Waypoint, nearest_yaw
 from sim.predicates import distance_xy, near, on_table
 from sim.skills.base import LOW_Z, Skill, Zone, rise, travel_over
 from sim.state import SceneState
-from sim.suite import TaskSpec
+from tasks.suite import TaskSpec
 
 PUSH_Z = 0.015  # m: grasp-point height while pushing (fingertips just above the table)
 STANDOFF = 0.045  # m behind the object's edge where the push starts

@@ -7,7 +7,7 @@ import numpy as np
 from sim.predicates import inside
 from sim.skills.base import PickAndPlace, floor_under, hold_height
 from sim.state import ObjectState, SceneState
-from sim.suite import TaskSpec
+from tasks.suite import TaskSpec
 
 
 class PutIn(PickAndPlace):

@@ -8,7 +8,7 @@ from sim.expert import nearest_yaw
 from sim.predicates import stacked
 from sim.skills.base import PickAndPlace, floor_under, hold_height
 from sim.state import ObjectState, SceneState
-from sim.suite import TaskSpec
+from tasks.suite import TaskSpec
 
 
 class StackOn(PickAndPlace):

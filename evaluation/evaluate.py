@@ -25,18 +25,20 @@ from rich.table import Table
 
 from conf.checks import at_least
 from data_collection import cluster
-from policy.chain_eval import ChainJob, ChainResult, plan_chains, policy_actor, report_chains, run_chain
+from evaluation.chains import ChainJob, ChainResult, plan_chains, policy_actor, report_chains, run_chain
+from evaluation.rollouts import NOTHING, EpisodeResult, env_config_for, rollout
 from policy.policy import EXECUTIONS, Policy
-from policy.rollouts import NOTHING, EpisodeResult, env_config_for, rollout
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 from sim.skills import SKILLS
-from sim.suite import TaskSuite
 from sim.video import write_mp4
+from tasks.suite import TaskSuite
 
 
 @dataclass
 class EvalConfig:
+    """Schema of `bcz eval` (conf/eval.yaml): checkpoint, tasks, episodes, workers and chunk execution."""
+
     checkpoint: str | None = None
     env: EnvConfig = field(default_factory=EnvConfig)  # cameras are resized to the checkpoint's
     splits: list[str] = field(default_factory=lambda: ["train", "held_out"])
@@ -54,7 +56,7 @@ class EvalConfig:
     replan_every: int | None = None
     regrasp: int | None = None  # reopen and lift after a grasp closes on air, this many times per episode
     # N > 0: instead of single episodes, `num_chains` chains of N instructions per split, one scene each
-    # (CALVIN's protocol; policy/chain_eval.py). Chain i of the s-th split uses seed + 100,000 s + i.
+    # (CALVIN's protocol; evaluation/chains.py). Chain i of the s-th split uses seed + 100,000 s + i.
     chains: int = 0
     num_chains: int = 100
 
@@ -67,6 +69,8 @@ class EvalConfig:
 
 @dataclass
 class Job:
+    """One evaluation episode: task id, split, seed, and the instruction when an episode file gives one."""
+
     task: str
     split: str
     seed: int
@@ -75,6 +79,7 @@ class Job:
 
 
 def read_episode_file(path: str, suite: TaskSuite, seed: int, episodes: int) -> list[Job]:
+    """The jobs an episode file asks for (see the module docstring); a bad line is refused by number."""
     jobs = []
     for n, line in enumerate(Path(path).read_text().splitlines(), start=1):
         if not line.strip():
@@ -95,6 +100,7 @@ def read_episode_file(path: str, suite: TaskSuite, seed: int, episodes: int) -> 
 
 
 def plan(cfg: EvalConfig, suite: TaskSuite) -> list[Job]:
+    """Every episode to run, `episodes_per_task` per task, with videos for a few evenly spaced ones."""
     if cfg.episode_file:
         jobs = read_episode_file(cfg.episode_file, suite, cfg.seed, cfg.episodes_per_task)
     else:
@@ -120,9 +126,11 @@ class EvalWorker:
         self.env = TabletopEnv(env_config_for(self.policy, env), split="all")
 
     def run(self, job: Job) -> EpisodeResult:
+        """One episode of `job` (a `rollout`)."""
         return rollout(self.policy, self.env, job.task, job.seed, job.instruction, record=job.video)
 
     def run_chain(self, job: ChainJob, length: int) -> ChainResult:
+        """One chain of `length` instructions for `job`."""
         return run_chain(self.env, job, length, lambda: policy_actor(self.policy))
 
 
@@ -145,6 +153,7 @@ def with_execution(
 
 
 def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) -> dict:
+    """Run every job on Ray workers and report: the summary written to eval.json (chains.json for chains)."""
     import ray
 
     console = console or Console()
@@ -167,6 +176,7 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
         workers = [remote.remote(cfg.checkpoint, cfg.env, execution) for _ in range(cfg.workers)]
 
         def submit(i: int, job):
+            """Queue job `i` on a worker, round robin."""
             worker = workers[i % len(workers)]
             return worker.run_chain.remote(job, cfg.chains) if cfg.chains else worker.run.remote(job)
 
@@ -187,6 +197,8 @@ def evaluate(cfg: EvalConfig, output_dir: Path, console: Console | None = None) 
 
 
 def report(cfg: EvalConfig, results: list, output_dir: Path, seconds: float, console: Console) -> dict:
+    """Write eval.json and the videos, print success per skill and split and the failures; returns
+    eval.json's summary."""
     per_task: dict[str, list[bool]] = defaultdict(list)
     split_of: dict[str, str] = {}
     for job, r in results:
@@ -282,5 +294,6 @@ def failures_table(results: list) -> Table:
 
 
 def main(cfg) -> None:
+    """Hydra entry point of `bcz eval`."""
     config: EvalConfig = OmegaConf.to_object(cfg)
     evaluate(config, Path(config.output_dir or HydraConfig.get().runtime.output_dir))

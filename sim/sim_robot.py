@@ -14,15 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from robot.robot import Feature, Robot
-from sim.config import EnvConfig
 from sim.demo import use_gui
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 from sim.skills import SKILLS
-from sim.suite import TaskSpec, normalize
+from tasks.suite import TaskSpec, normalize
 
 
 @dataclass
 class SimRobotConfig:
+    """The simulated robot of `bcz run robot=sim`: its env, first scene and whether to open a window."""
+
     env: EnvConfig = field(default_factory=EnvConfig)
     task: str | None = None  # the scene to lay out (task id or instruction); None: a random train task
     split: str = "train"
@@ -31,6 +33,9 @@ class SimRobotConfig:
 
 
 class SimRobot(Robot):
+    """The tabletop simulator as a `Robot` for `bcz run`: episodes never end, and it judges the task an
+    instruction names."""
+
     name = "sim_tabletop"
 
     def __init__(self, config: SimRobotConfig) -> None:
@@ -64,6 +69,7 @@ class SimRobot(Robot):
         return self.env
 
     def connect(self) -> None:
+        """Build the simulator (on first use) and lay out the first scene."""
         self.reset()
 
     def reset(self, task: TaskSpec | None = None) -> None:
@@ -72,22 +78,26 @@ class SimRobot(Robot):
         self.seed += 1
 
     def disconnect(self) -> None:
+        """Close the simulator; a later call builds a new one."""
         if self.env is not None:
             self.env.close()
         self.env = None
 
     def get_observation(self) -> dict[str, np.ndarray]:
+        """The latest observation, rendered only after the arm has moved."""
         if self._obs is None:  # nothing has moved since the last one was rendered
             self._obs = self._env().arm.get_observation()
         return self._obs
 
     def send_action(self, action: np.ndarray) -> np.ndarray:
+        """Step the simulator by one control step; returns the action the arm applied."""
         self._obs, _, _, _, info = self._env().step(action)
         return info["applied_action"]
 
     # ------------------------------------------------------------------ what only a simulator knows
     @property
     def objects(self) -> list[str]:
+        """Names of the objects in the current scene."""
         return list(self._env().scene.bodies)
 
     def frame(self) -> np.ndarray:

@@ -10,7 +10,7 @@ from omegaconf import OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from sim.suite import TaskSpec, TaskSuite
+from tasks.suite import TaskSpec, TaskSuite
 
 
 @dataclass

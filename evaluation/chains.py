@@ -29,6 +29,8 @@ from sim.video import write_mp4
 
 @dataclass
 class ChainJob:
+    """One chain to run: its split, its seed (the scene and the tasks drawn) and whether to record it."""
+
     split: str
     seed: int
     video: bool = False
@@ -36,6 +38,8 @@ class ChainJob:
 
 @dataclass
 class ChainResult:
+    """What happened in one chain, instruction by instruction, up to the first failure."""
+
     split: str
     seed: int
     tasks: list[str]  # the instructions' tasks, in order, up to the first failure
@@ -47,6 +51,7 @@ class ChainResult:
 
     @property
     def completed(self) -> int:
+        """Instructions done in a row from the start (the chain's length in CALVIN's terms)."""
         return int(np.argmin([*self.outcomes, False]))
 
 
@@ -56,6 +61,7 @@ Actor = Callable[[dict, dict], np.ndarray]
 
 
 def policy_actor(policy: Policy) -> Actor:
+    """An actor for one instruction: `policy`, reset, acting on each observation."""
     policy.reset()
     return lambda obs, info: policy.select_action(obs, info["instruction"])
 
@@ -129,6 +135,7 @@ def report_chains(
     seconds: float,
     console: Console,
 ) -> dict:
+    """Write chains.json and the videos and print the tables; returns the summary."""
     output_dir.mkdir(parents=True, exist_ok=True)
     videos = []
     for r in results:
@@ -150,6 +157,7 @@ def report_chains(
 
 
 def chains_table(summary: dict, title: str) -> Table:
+    """Per split: the share of chains with 1..N done in a row, average length and conditional success."""
     length = summary["chain_length"]
     table = Table(title=title)
     table.add_column("split")

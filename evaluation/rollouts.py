@@ -1,38 +1,32 @@
-"""Running a policy in the simulator: one episode, or a quick in-process evaluation during training."""
+"""Running a policy in the simulator: one episode, or the quick in-process evaluation that `bcz train`
+runs every few minutes (`SimRollouts`, handed to `policy.train.train` as its periodic evaluation)."""
 
 from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
+from policy.action_layout import is_end_effector
 from policy.policy import Policy
-from sim.config import EnvConfig
+from policy.train_config import RolloutConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 from sim.predicates import GRIPPER_CLOSED_BELOW, grasped
 from sim.skills.base import grasp_point
 from sim.state import SceneState
-from sim.suite import TaskSpec, TaskSuite
+from tasks.suite import TaskSpec, TaskSuite
 
 NOTHING = "nothing"  # what `first_grasp` says when the fingers closed on air
 SETTLED = 0.001  # m the finger gap may still change in a step once the fingers have closed
 
 
 @dataclass
-class RolloutConfig:
-    """Periodic rollouts while training (a few tasks per skill; `bcz eval` does the full evaluation)."""
-
-    every_minutes: float = 15.0  # 0: never
-    tasks_per_skill: int = 2
-    episodes_per_task: int = 1
-    splits: list[str] = field(default_factory=lambda: ["train", "held_out"])
-    seed: int = 100_000  # far from the collection seeds (0, 1, 2, ...)
-
-
-@dataclass
 class EpisodeResult:
+    """One simulated episode's outcome, with what the fingers first closed on (for the failure table)."""
+
     task: str
     instruction: str
     seed: int
@@ -133,3 +127,29 @@ def evaluate_in_process(policy: Policy, cfg: RolloutConfig) -> dict[str, float]:
         return rates
     finally:
         env.close()
+
+
+def why_no_rollouts(policy: Policy) -> str | None:
+    """None when the simulator can run this policy; otherwise, in a few words, why not."""
+    cfg = policy.config
+    if not is_end_effector(cfg.state_names, cfg.action_names):
+        return f"the data's state {cfg.state_names} and action {cfg.action_names} are another robot's"
+    try:
+        env_config_for(policy)  # what every rollout builds its simulator from
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+class SimRollouts:
+    """Training's periodic evaluation (`policy.train.Rollouts`): success per split in this simulator."""
+
+    def __init__(self, cfg: RolloutConfig) -> None:
+        self.cfg = cfg
+
+    def unavailable(self, policy: Policy) -> str | None:
+        """None when the simulator can run this policy; else why not, in a few words."""
+        return why_no_rollouts(policy)
+
+    def __call__(self, policy: Policy) -> dict[str, float]:
+        return evaluate_in_process(policy, self.cfg)

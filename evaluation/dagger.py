@@ -37,21 +37,23 @@ from data_collection.dataset import DatasetReader
 from data_collection.episode import Episode, EpisodeInfo, EpisodeRecorder, encode_episode
 from data_collection.layout import INFO_PATH
 from data_collection.rollout import Driver, record_chain
-from data_collection.video import VideoConfig
-from policy.evaluate import EvalConfig, evaluate
+from data_collection.video_codec import VideoConfig
+from evaluation.evaluate import EvalConfig, evaluate
+from evaluation.rollouts import SimRollouts, env_config_for
 from policy.policy import Policy
 from policy.pose import GRIPPER
-from policy.rollouts import env_config_for
 from policy.train import TrainConfig, train
 from sim.chain import Chain
-from sim.config import EnvConfig
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 
 SEED_BASE = 1_000_000  # DAgger episode seeds: far from collection (0, 1, ...) and evaluation (10,000 + ...)
 
 
 @dataclass
 class DaggerConfig:
+    """Schema of `bcz dagger` (conf/dagger.yaml): rounds of policy rollouts, expert labels and fine-tuning."""
+
     checkpoint: str | None = None  # the policy to start from
     dataset: str = "datasets/tabletop"  # the labelled episodes are appended here
     output_dir: str | None = None  # rounds' checkpoints and dagger.json (default: Hydra's run directory)
@@ -96,6 +98,7 @@ class Takeover:
         return apart, bool((proposed[GRIPPER] > 0.5) != (label[GRIPPER] > 0.5))
 
     def expert_drives(self, proposed: np.ndarray, label: np.ndarray) -> bool:
+        """Whether the expert drives this step: it takes over after `patience` straying steps, for `steps`."""
         if self.left == 0:
             self.straying = self.straying + 1 if any(self.strays(proposed, label)) else 0
             if self.straying >= self.patience:
@@ -114,6 +117,7 @@ def takeover_driver(env: TabletopEnv, policy: Policy, takeover: Takeover) -> Dri
     expert = env.expert()
 
     def drive(obs: dict, info: dict, scene) -> tuple[np.ndarray, np.ndarray, bool]:
+        """The expert's label, the action executed and whether the expert drove, for one step."""
         label = expert.act(scene)
         proposed = policy.select_action(obs, info["instruction"])
         expert_drives = takeover.expert_drives(proposed, label)
@@ -171,11 +175,13 @@ class DaggerWorker:
         self.video, self.takeover = video, takeover
 
     def pid(self) -> int:
+        """The worker's process id, handed to `collect`'s `on_commit` callback."""
         import os
 
         return os.getpid()
 
     def run(self, job: int, seed: int, task: str, dart: float, chain: int = 0):
+        """One policy-driven episode (or chain), encoded for the dataset writer; `dart` goes unused."""
         if chain:
             episode = play_policy_chain(
                 self.env, self.policy, task, seed, chain, Takeover(*self.takeover), job
@@ -186,6 +192,7 @@ class DaggerWorker:
 
 
 def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) -> list[dict]:
+    """Run the rounds (see the module docstring); returns each round's figures, also in dagger.json."""
     console = console or Console()
     if not cfg.checkpoint:
         raise ValueError("which policy? usage: bcz dagger checkpoint=PATH dataset=PATH")
@@ -224,7 +231,7 @@ def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) 
             train_cfg.dataset, train_cfg.init_from = cfg.dataset, checkpoint
             train_cfg.max_minutes, train_cfg.rollouts.every_minutes = cfg.minutes_per_round, 0
             train_cfg.output_dir = str(output_dir / f"round_{r}")
-            trained = train(train_cfg, output_dir / f"round_{r}", console)
+            trained = train(train_cfg, output_dir / f"round_{r}", console, SimRollouts(train_cfg.rollouts))
             checkpoint = trained["checkpoint"]
             entry = {"round": r, "checkpoint": checkpoint, **rollouts}
             if cfg.eval_episodes:
@@ -273,6 +280,7 @@ def _rollout_figures(dataset: str, committed: list[int]) -> dict:
 
 
 def summary(rounds: list[dict]) -> Table:
+    """The rounds' rollout figures and evaluations as a table."""
     table = Table(title="bcz dagger")
     cols = (
         "round",
@@ -300,6 +308,7 @@ def summary(rounds: list[dict]) -> Table:
 
 
 def main(cfg) -> None:
+    """Hydra entry point of `bcz dagger`."""
     config: DaggerConfig = OmegaConf.to_object(cfg)
     output_dir = Path(config.output_dir or HydraConfig.get().runtime.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)

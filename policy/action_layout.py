@@ -85,6 +85,7 @@ class ActionLayout:
     def of(
         cls, action_names: list[str], configured: list[str] | None, levels: list[list[float]]
     ) -> ActionLayout:
+        """The layout a checkpoint recorded: its action names, gripper names and `gripper_levels`."""
         grippers = gripper_channels(action_names, configured)
         if not levels:  # checkpoints from before levels were recorded: this project's 0 / 1
             levels = [[0.0, 1.0]] * len(grippers)
@@ -101,6 +102,7 @@ class ActionLayout:
 
     @property
     def continuous(self) -> list[int]:
+        """Indices of the non-gripper channels (regressed, where the grippers are classified)."""
         return [i for i in range(self.size) if i not in self.grippers]
 
     def closed(self, actions: np.ndarray | torch.Tensor, channel: int) -> np.ndarray | torch.Tensor:

@@ -24,11 +24,11 @@ from data_collection.episode import EpisodeInfo, EpisodeRecorder, encode_episode
 from data_collection.layout import tabletop_features
 from data_collection.teleop.keyboard import KeyboardTeleop
 from data_collection.teleop.teleoperator import Event, Teleoperator
-from data_collection.video import VideoConfig
+from data_collection.video_codec import VideoConfig
 from data_collection.writer import DatasetWriter
-from sim.config import EnvConfig
 from sim.demo import use_gui
 from sim.env import TabletopEnv
+from sim.env_config import EnvConfig
 
 DEVICES = ("keyboard", "gamepad", "spacemouse", "auto")
 DRIVERS = ("none", "expert")

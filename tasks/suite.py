@@ -1,8 +1,10 @@
 """The task suite: which objects exist, which skills apply to them, how tasks are phrased, and the split.
 
 A task is structured (`TaskSpec`: skill, target, optional reference); its instruction is free text,
-sampled from the skill's phrasings with object synonyms. The env scores by the spec, never the text.
+sampled from the skill's phrasings with object synonyms. A world scores by the spec, never the text.
 The grid and the BC-Z-style split (train vs held-out combinations) live in `conf/suites/*.yaml`.
+This module knows names only: whether a world builds the kinds and implements the skills is checked by
+that world (`check_implemented`, called by the simulator with its own kinds and skills).
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ from itertools import product
 import numpy as np
 from omegaconf import OmegaConf
 
-from sim.objects import KINDS
-
 
 class UnknownTaskError(ValueError):
     """A task, skill, object, colour or phrasing the suite does not know; the message lists valid ones."""
@@ -27,6 +27,8 @@ class UnknownTaskError(ValueError):
 
 @dataclass(frozen=True, order=True)
 class ObjectRef:
+    """One object of the suite, a colour and a kind; named "<colour>_<kind>" (red_block)."""
+
     colour: str
     kind: str
 
@@ -36,6 +38,7 @@ class ObjectRef:
 
     @classmethod
     def parse(cls, name: str) -> ObjectRef:
+        """The reference a name "<colour>_<kind>" denotes; refuses a name without an underscore."""
         colour, _, kind = name.partition("_")
         if not kind:
             raise UnknownTaskError(f"object {name!r} is not of the form <colour>_<kind>, e.g. red_block")
@@ -44,12 +47,15 @@ class ObjectRef:
 
 @dataclass(frozen=True, order=True)
 class TaskSpec:
+    """A task as the world scores it: a skill applied to a target, with a reference for relational skills."""
+
     skill: str
     target: ObjectRef
     reference: ObjectRef | None = None
 
     @property
     def id(self) -> str:
+        """skill/target[/reference], e.g. put_in/red_block/green_bowl: what `resolve` and task globs read."""
         parts = [self.skill, self.target.name] + ([self.reference.name] if self.reference else [])
         return "/".join(parts)
 
@@ -58,6 +64,7 @@ class TaskSpec:
         return [self.target] + ([self.reference] if self.reference else [])
 
     def to_dict(self) -> dict:
+        """The spec with object names as strings, ready for JSON."""
         return {
             "skill": self.skill,
             "target": self.target.name,
@@ -70,12 +77,16 @@ class TaskSpec:
 
 @dataclass
 class KindEntry:
+    """An object kind in conf/suites/*.yaml: the words that name it and the colours it comes in."""
+
     words: list[str]
     colours: list[str]
 
 
 @dataclass
 class SkillEntry:
+    """A skill in conf/suites/*.yaml: the kinds it acts on and refers to, and its instruction templates."""
+
     targets: list[str]
     phrasings: list[str]
     references: list[str] = field(default_factory=list)
@@ -117,6 +128,7 @@ def _read_suite(name: str, seen: tuple[str, ...] = ()) -> object:
 
 
 def normalize(text: str) -> str:
+    """Lower-case words and digits separated by single spaces: the key phrasings are compared by."""
     return " ".join(re.sub(r"[^a-z0-9 ]+", " ", text.lower()).split())
 
 
@@ -125,25 +137,17 @@ def _choices(kind: str, valid: object) -> str:
 
 
 class TaskSuite:
-    def __init__(self, config: SuiteConfig) -> None:
-        from sim.skills import SKILLS  # skills import the suite's types; import late to avoid a cycle
+    """A validated suite: the task grid, its train/held-out split and the instructions of each task."""
 
+    def __init__(self, config: SuiteConfig) -> None:
         self.config = config
         for name, entry in config.objects.items():
-            if name not in KINDS:
-                raise UnknownTaskError(
-                    f"suite object kind {name!r} is not built by sim/objects.py; " + _choices("kinds", KINDS)
-                )
             for c in entry.colours:
                 if c not in config.colours:
                     raise UnknownTaskError(
                         f"suite object {name!r} uses colour {c!r}; " + _choices("colours", config.colours)
                     )
         for name, entry in config.skills.items():
-            if name not in SKILLS:
-                raise UnknownTaskError(
-                    f"suite skill {name!r} has no implementation; " + _choices("skills", SKILLS)
-                )
             for k in entry.targets + entry.references:
                 if k not in config.objects:
                     raise UnknownTaskError(
@@ -172,19 +176,24 @@ class TaskSuite:
 
     @classmethod
     def from_config(cls, cfg: object) -> TaskSuite:
+        """A suite from a loaded mapping (a suite YAML or a dict), validated against `SuiteConfig`."""
         merged = OmegaConf.merge(OmegaConf.structured(SuiteConfig), cfg)
         return cls(OmegaConf.to_object(merged))  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ grid and split
     def objects_of(self, kind: str) -> list[ObjectRef]:
+        """Every object of one kind, one per colour it comes in."""
         return [ObjectRef(c, kind) for c in self.config.objects[kind].colours]
 
     @cached_property
     def all_objects(self) -> list[ObjectRef]:
+        """Every object of the suite, kind by kind."""
         return [o for kind in self.config.objects for o in self.objects_of(kind)]
 
     @cached_property
     def grid(self) -> list[TaskSpec]:
+        """Every task the suite defines: each skill over its target (and reference) kinds, never one
+        object in both roles."""
         tasks = []
         for skill, entry in self.config.skills.items():
             targets = [o for k in entry.targets for o in self.objects_of(k)]
@@ -204,6 +213,7 @@ class TaskSuite:
         return frozenset(self.grid)
 
     def tasks(self, split: str = "train") -> list[TaskSpec]:
+        """The tasks of a split ("train", "held_out" or "all"), in grid order."""
         if split not in SPLITS:
             raise UnknownTaskError(f"unknown split {split!r}; " + _choices("splits", SPLITS))
         if split == "all":
@@ -211,10 +221,12 @@ class TaskSuite:
         return [t for t in self.grid if (t in self._held_out_set) == (split == "held_out")]
 
     def split_of(self, task: TaskSpec) -> str:
+        """The split a task belongs to: "held_out" or "train"."""
         return "held_out" if task in self._held_out_set else "train"
 
     # ------------------------------------------------------------------ language
     def object_phrases(self, obj: ObjectRef, more_words: Sequence[str] = ()) -> list[str]:
+        """The ways to name an object: its colour before each word for its kind (plus `more_words`)."""
         return [f"{obj.colour} {w}" for w in [*self.config.objects[obj.kind].words, *more_words]]
 
     def instructions(
