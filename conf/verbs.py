@@ -21,9 +21,9 @@ VERBS: dict[str, Verb] = {
         schema="deploy.run:RunConfig",
     ),
     "demo": Verb(
-        "sim.demo:main",
+        "data_collection.demo:main",
         "a scripted expert performs a task from the suite; writes an mp4",
-        schema="sim.demo:DemoConfig",
+        schema="data_collection.demo:DemoConfig",
     ),
     "tasks": Verb(
         "tasks.cli:main",

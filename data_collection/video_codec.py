@@ -16,6 +16,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from conf.files import write_atomically
+
 
 class VideoError(ValueError):
     """An mp4 that cannot be decoded, or does not hold what the dataset says it holds."""
@@ -50,6 +52,23 @@ def encode_mp4(frames: np.ndarray, fps: float, config: VideoConfig) -> bytes:
         for packet in stream.encode():
             container.mux(packet)
     return buf.getvalue()
+
+
+# Videos for people to watch (`bcz demo`, `bcz eval videos=N`): 4:2:0, which every player decodes, and
+# keyframes 1 s apart, since nothing seeks in them frame by frame.
+VIEWING = VideoConfig(pix_fmt="yuv420p", crf=23, gop=10)
+
+
+def write_mp4(path: str | Path, frames: list[np.ndarray], fps: float, config: VideoConfig = VIEWING) -> Path:
+    """RGB frames (H, W, 3) uint8 as an mp4 at `path`, written atomically; 4:2:0 needs even sizes, so an
+    odd row or column is padded with black."""
+    if not frames:
+        raise VideoError(f"no frames to write to {path}")
+    video = np.stack(frames)
+    if config.pix_fmt == "yuv420p":
+        video = np.pad(video, ((0, 0), (0, video.shape[1] % 2), (0, video.shape[2] % 2), (0, 0)))
+    data = encode_mp4(video, fps, config)
+    return write_atomically(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def decode_mp4(source: str | Path | bytes, start: float = 0.0, count: int | None = None) -> np.ndarray:

@@ -21,10 +21,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from data_collection.video_codec import write_mp4
 from policy.policy import Policy
 from sim.chain import Chain
 from sim.env import TabletopEnv
-from sim.video import write_mp4
 
 
 @dataclass

@@ -25,13 +25,13 @@ from rich.table import Table
 
 from conf.checks import at_least
 from data_collection import cluster
+from data_collection.video_codec import write_mp4
 from evaluation.chains import ChainJob, ChainResult, plan_chains, policy_actor, report_chains, run_chain
 from evaluation.rollouts import NOTHING, EpisodeResult, env_config_for, rollout
 from policy.policy import EXECUTIONS, Policy
 from sim.env import TabletopEnv
 from sim.env_config import EnvConfig
 from sim.skills import SKILLS
-from sim.video import write_mp4
 from tasks.suite import TaskSuite
 
 

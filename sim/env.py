@@ -36,6 +36,19 @@ from tasks.suite import SPLITS, ObjectRef, TaskSpec, TaskSuite, UnknownTaskError
 RENDER_CAMERA = CameraConfig(eye=[1.05, -0.55, 0.62], target=[0.45, 0.0, 0.06], fov_deg=45.0)
 
 
+def use_gui(choice: str) -> bool:
+    """`gui=auto|true|false` as a yes or no: PyBullet's window opens only where a display exists."""
+    if choice not in ("auto", "true", "false"):
+        raise ValueError(f"gui={choice!r}; valid: auto, true, false")
+    if choice == "auto":
+        return bool(os.environ.get("DISPLAY"))
+    if choice == "true" and not os.environ.get("DISPLAY"):
+        raise ValueError(
+            "gui=true opens PyBullet's window, which needs a display (DISPLAY is unset); use gui=false"
+        )
+    return choice == "true"
+
+
 class TabletopEnv(gym.Env):
     """The Gymnasium tabletop: a Panda arm and a scene of suite objects; one task per episode, scored by
     its skill's success check on the privileged state."""

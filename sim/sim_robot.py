@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from robot.robot import Feature, Robot
-from sim.demo import use_gui
-from sim.env import TabletopEnv
+from sim.env import TabletopEnv, use_gui
 from sim.env_config import EnvConfig
 from sim.skills import SKILLS
 from tasks.suite import TaskSpec, normalize

@@ -6,10 +6,10 @@ import numpy as np
 import pybullet as p
 import pytest
 
+from data_collection.video_codec import write_mp4
 from robot.cameras.opencv_camera import OpenCVCamera, OpenCVCameraConfig
 from robot.safety import SafeRobot, SafetyConfig
 from robot.xarm import XArmConfig, XArmRobot
-from sim.video import write_mp4
 
 
 class FakeXArmAPI:

@@ -26,8 +26,7 @@ from data_collection.teleop.keyboard import KeyboardTeleop
 from data_collection.teleop.teleoperator import Event, Teleoperator
 from data_collection.video_codec import VideoConfig
 from data_collection.writer import DatasetWriter
-from sim.demo import use_gui
-from sim.env import TabletopEnv
+from sim.env import TabletopEnv, use_gui
 from sim.env_config import EnvConfig
 
 DEVICES = ("keyboard", "gamepad", "spacemouse", "auto")

@@ -7,11 +7,11 @@ success check working end to end. PyBullet's GUI opens where a display exists.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import OmegaConf
@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.table import Table
 
 from conf.checks import at_least
-from sim.env import TabletopEnv
+from data_collection.video_codec import write_mp4
+from sim.env import TabletopEnv, use_gui
 from sim.env_config import EnvConfig
-from sim.video import tile, write_mp4
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,14 @@ class DemoConfig:
         at_least(self, 1, "episodes")
 
 
-def use_gui(choice: str) -> bool:
-    if choice not in ("auto", "true", "false"):
-        raise ValueError(f"gui={choice!r}; valid: auto, true, false")
-    if choice == "auto":
-        return bool(os.environ.get("DISPLAY"))
-    if choice == "true" and not os.environ.get("DISPLAY"):
-        raise ValueError(
-            "gui=true opens PyBullet's window, which needs a display (DISPLAY is unset); use gui=false"
-        )
-    return choice == "true"
+def tile(main: np.ndarray, insets: list[np.ndarray]) -> np.ndarray:
+    """The main view with the policy's camera views stacked in a column on its right."""
+    h = main.shape[0]
+    side = h // max(len(insets), 1)
+    column = [cv2.resize(im, (side, side), interpolation=cv2.INTER_NEAREST) for im in insets]
+    column = np.concatenate(column, axis=0) if column else np.zeros((0, side, 3), np.uint8)
+    column = np.pad(column, ((0, h - column.shape[0]), (0, 0), (0, 0)))
+    return np.concatenate([main, column], axis=1)
 
 
 def run(cfg: DemoConfig) -> list[dict]:
