@@ -1,0 +1,68 @@
+"""The learner stands without the world: loading a policy and training one work with the physics engine,
+gymnasium, Ray and the simulator made unimportable (as on a GPU machine that has none of them)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+BLOCKED = ("pybullet", "pybullet_data", "gymnasium", "ray", "sim")
+
+# Run in a fresh interpreter: a finder placed first refuses the blocked packages, so any import of them,
+# however indirect, fails the run.
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from importlib.abc import MetaPathFinder
+
+    BLOCKED = set(json.loads(sys.argv[1]))
+
+    class Refuse(MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in BLOCKED:
+                raise ImportError(f"{name} is blocked in this test")
+            return None
+
+    sys.meta_path.insert(0, Refuse())
+    from rich.console import Console
+    from policy import Policy
+    from policy.train import TrainConfig, RolloutConfig, train
+
+    cfg = TrainConfig(**json.loads(sys.argv[2]), rollouts=RolloutConfig(every_minutes=0))
+    for key, value in json.loads(sys.argv[3]).items():
+        setattr(cfg.policy.vit, key, value)
+    result = train(cfg, __import__("pathlib").Path(sys.argv[4]), Console(quiet=True))
+    policy = Policy.from_pretrained(result["checkpoint"])
+    loaded = sorted({m.split(".")[0] for m in sys.modules} & BLOCKED)
+    print(json.dumps({"step": result["step"], "chunk": policy.config.chunk, "loaded": loaded}))
+    """
+)
+
+
+def test_training_and_loading_a_policy_need_no_simulator_gymnasium_or_ray(tiny_dataset, tmp_path):
+    from tests.conftest import TINY_VIT
+
+    settings = {"dataset": str(tiny_dataset), "max_minutes": None, "max_steps": 3, "batch_size": 8}
+    settings |= {"warmup_steps": 1, "val_every": 1000}
+    vit = {k.removeprefix("policy.vit."): v for k, v in TINY_VIT.items()}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            json.dumps(BLOCKED),
+            json.dumps(settings),
+            json.dumps(vit),
+            str(tmp_path),
+        ],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {"step": 3, "chunk": 10, "loaded": []}
