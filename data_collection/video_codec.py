@@ -4,6 +4,8 @@ Frames are written at a constant rate with pts = i (time base 1/fps), as LeRobot
 (frame i at exactly i/fps). The default is H.264 in 4:4:4: at 64x64, 4:2:0 chroma subsampling (the
 usual yuv420p) halves the colour resolution of 6-pixel objects and caps fidelity at ~30 dB PSNR, while
 4:4:4 reaches ~39 dB at about the same size, and colour is what grounds "the red block".
+PyAV is imported where a video is encoded or decoded, so that loading a policy, or training from frames
+already decoded, needs no codec library.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 from conf.files import write_atomically
@@ -34,6 +35,8 @@ class VideoConfig:
 
 def encode_mp4(frames: np.ndarray, fps: float, config: VideoConfig) -> bytes:
     """RGB frames (T, H, W, 3) uint8 -> mp4 bytes."""
+    import av
+
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise VideoError(f"frames must be (T, H, W, 3) uint8, got {frames.shape} {frames.dtype}")
     buf = io.BytesIO()
@@ -78,6 +81,8 @@ def decode_mp4(source: str | Path | bytes, start: float = 0.0, count: int | None
     an episode's frames are the `count` frames from its `from_timestamp` on. The decoder seeks to the
     keyframe before `start` and skips what precedes it, so an episode costs its own frames, not the
     file's. Any codec PyAV decodes works (LeRobot writes AV1 by default; H.264 and HEVC too)."""
+    import av
+
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     frames: list[np.ndarray] = []
     try:

@@ -66,3 +66,43 @@ def test_training_and_loading_a_policy_need_no_simulator_gymnasium_or_ray(tiny_d
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result == {"step": 3, "chunk": 10, "loaded": []}
+
+
+def test_loading_and_running_a_policy_needs_no_codec_or_hydra_either(tiny_checkpoint):
+    """What a robot or a GPU machine without PyAV, Hydra or the simulator needs to load and run a policy."""
+    script = textwrap.dedent(
+        """
+        import json, sys
+        from importlib.abc import MetaPathFinder
+
+        BLOCKED = set(json.loads(sys.argv[1]))
+
+        class Refuse(MetaPathFinder):
+            def find_spec(self, name, path=None, target=None):
+                if name.split(".")[0] in BLOCKED:
+                    raise ImportError(f"{name} is blocked in this test")
+                return None
+
+        sys.meta_path.insert(0, Refuse())
+        import numpy as np
+        from policy import Policy
+
+        policy = Policy.from_pretrained(sys.argv[2])
+        h, w = policy.config.image_size
+        obs = {c: np.zeros((h, w, 3), np.uint8) for c in policy.config.cameras}
+        obs["state"] = np.zeros(len(policy.config.state_names), np.float32)
+        action = policy.select_action(obs, "pick up the red block")
+        loaded = sorted({m.split(".")[0] for m in sys.modules} & BLOCKED)
+        print(json.dumps({"action": len(action), "loaded": loaded}))
+        """
+    )
+    blocked = [*BLOCKED, "av", "hydra", "cv2"]
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(blocked), tiny_checkpoint],
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {"action": 7, "loaded": []}
