@@ -19,11 +19,20 @@ def play_expert(
     """One seeded expert episode (in the scene laid out for `layout` when given). With DART noise the
     executed action is perturbed and the recorded action is the expert's clean one. Failed episodes are
     returned too (flagged by `success`)."""
-    obs, info = env.reset(seed=seed, options={"task": task, "layout": layout})
-    objects = list(env.scene.bodies)
-    recorder = EpisodeRecorder(objects)
     noise = np.random.default_rng([seed, 7])  # its own stream: the scene does not depend on the noise
-    drive = expert_driver(env, noise, dart)
+    return record_episode(env, task, seed, lambda: expert_driver(env, noise, dart), "expert", job, layout)
+
+
+# A driver acts for one instruction: (observation, info, scene) -> (recorded label, executed action,
+# whether it was an intervention). `record_chain` asks for a fresh one at every instruction.
+Driver = Callable[[dict, dict, SceneState], tuple[np.ndarray, np.ndarray, bool]]
+
+
+def record_instruction(
+    env: TabletopEnv, recorder: EpisodeRecorder, drive: Driver, obs: dict, info: dict
+) -> dict:
+    """Step `env` under `drive` from `obs` until its instruction ends, recording every frame and the
+    final one; the last step's info (its `success` says how the instruction ended)."""
     while True:
         scene = env.scene_state()
         label, executed, intervention = drive(obs, info, scene)
@@ -32,14 +41,28 @@ def play_expert(
         if terminated or truncated:
             break
     recorder.add_final(obs, env.scene_state())
+    return info
+
+
+def record_episode(
+    env: TabletopEnv,
+    task: str,
+    seed: int,
+    driver_for: Callable[[], Driver],
+    source: str,
+    job: int = -1,
+    layout: str | None = None,
+) -> Episode:
+    """One seeded single-instruction episode, driven by the driver `driver_for()` builds once the scene
+    is laid out (for `layout` when given), recorded with its `source` ("expert" or "policy")."""
+    obs, info = env.reset(seed=seed, options={"task": task, "layout": layout})
+    recorder = EpisodeRecorder(list(env.scene.bodies))
+    info = record_instruction(env, recorder, driver_for(), obs, info)
     return recorder.finish(
-        EpisodeInfo(info["instruction"], info["task"], bool(info["success"]), "expert", objects, job, seed)
+        EpisodeInfo(
+            info["instruction"], info["task"], bool(info["success"]), source, recorder.objects, job, seed
+        )
     )
-
-
-# A driver acts for one instruction: (observation, info, scene) -> (recorded label, executed action,
-# whether it was an intervention). `record_chain` asks for a fresh one at every instruction.
-Driver = Callable[[dict, dict, SceneState], tuple[np.ndarray, np.ndarray, bool]]
 
 
 def record_chain(
@@ -56,15 +79,7 @@ def record_chain(
             recorder = EpisodeRecorder(list(env.scene.bodies))
         obs, info = chain.obs, chain.info
         start = recorder.segment(info["instruction"])
-        drive = driver_for()
-        while True:
-            scene = env.scene_state()
-            label, executed, intervention = drive(obs, info, scene)
-            recorder.add(obs, label, scene, intervention)
-            obs, _, terminated, truncated, info = env.step(executed)
-            if terminated or truncated:
-                break
-        recorder.add_final(obs, env.scene_state())
+        info = record_instruction(env, recorder, driver_for(), obs, info)
         ok = bool(info["success"])
         segment = {"task": task.id, "instruction": info["instruction"], "start": start, "end": len(recorder)}
         segments.append({**segment, "success": ok})

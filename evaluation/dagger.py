@@ -34,9 +34,9 @@ from conf.checks import at_least, positive
 from data_collection import cluster
 from data_collection.collect import CollectConfig, check_same_kind, collect
 from data_collection.dataset import DatasetReader
-from data_collection.episode import Episode, EpisodeInfo, EpisodeRecorder, encode_episode
+from data_collection.episode import Episode, encode_episode
 from data_collection.layout import INFO_PATH
-from data_collection.rollout import Driver, record_chain
+from data_collection.rollout import Driver, record_chain, record_episode
 from data_collection.video_codec import VideoConfig
 from evaluation.evaluate import EvalConfig, evaluate
 from evaluation.rollouts import SimRollouts, env_config_for
@@ -135,21 +135,7 @@ def play_policy(
 ) -> Episode:
     """One episode driven by `policy` (`takeover_driver`), every frame labelled with the expert's action
     for the state it shows."""
-    obs, info = env.reset(seed=seed, options={"task": task})
-    drive = takeover_driver(env, policy, takeover)
-    recorder = EpisodeRecorder(list(env.scene.bodies))
-    while True:
-        scene = env.scene_state()
-        label, executed, expert_drives = drive(obs, info, scene)
-        recorder.add(obs, label, scene, intervention=expert_drives)
-        obs, _, terminated, truncated, info = env.step(executed)
-        if terminated or truncated:
-            break
-    recorder.add_final(obs, env.scene_state())
-    info = EpisodeInfo(
-        info["instruction"], info["task"], bool(info["success"]), "policy", list(env.scene.bodies), job, seed
-    )
-    return recorder.finish(info)
+    return record_episode(env, task, seed, lambda: takeover_driver(env, policy, takeover), "policy", job)
 
 
 def play_policy_chain(
