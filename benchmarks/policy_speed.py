@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from data_collection.layout import feature_names
-from policy.data import DemoData, augment
+from policy.data import DemoData
 from policy.language import SentenceEncoder
 from policy.policy import Policy, PolicyConfig
 from policy.prefetch import Prefetcher
@@ -61,7 +61,7 @@ def training(policy: Policy, data: DemoData, steps: int = 60) -> tuple[float, fl
         t0 = time.perf_counter()
         b = pre.get()
         t1 = time.perf_counter()
-        loss, _ = policy(b, augment=augment)
+        loss, _ = policy(b, augment=True)
         opt.zero_grad()
         loss.backward()
         opt.step()

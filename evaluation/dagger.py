@@ -214,7 +214,7 @@ def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) 
             result = collect(collect_cfg, worker=DaggerWorker, worker_args=worker_args, jobs=jobs)
             rollouts = _rollout_figures(cfg.dataset, result.committed)
             train_cfg = copy.deepcopy(cfg.train)
-            train_cfg.dataset, train_cfg.init_from = cfg.dataset, checkpoint
+            train_cfg.dataset, train_cfg.init_from, train_cfg.ray = cfg.dataset, checkpoint, cfg.ray
             train_cfg.max_minutes, train_cfg.rollouts.every_minutes = cfg.minutes_per_round, 0
             train_cfg.output_dir = str(output_dir / f"round_{r}")
             trained = train(train_cfg, output_dir / f"round_{r}", console, SimRollouts(train_cfg.rollouts))

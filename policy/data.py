@@ -26,6 +26,7 @@ import torch
 from data_collection.frames import FrameCache
 from data_collection.layout import COLLECTION_PATH, feature_names
 from policy.action_layout import POSE_MODES, ActionLayout, default_proprio, resolve_mode
+from policy.augment import draw_augmentation
 from policy.language import TextEncoder
 from policy.paraphrase import Paraphrases
 from policy.policy import PolicyConfig
@@ -267,19 +268,26 @@ class DemoData:
             return segment.paraphrases[rng.integers(len(segment.paraphrases))]
         return segment.instructions[rng.integers(len(segment.instructions))]
 
-    def batch(self, rng: np.random.Generator, size: int, split: str = "train") -> dict[str, torch.Tensor]:
+    def batch(
+        self, rng: np.random.Generator, size: int, split: str = "train", rows: slice = slice(None)
+    ) -> dict[str, torch.Tensor]:
         """`size` random frames of a split: uint8 (B, H, W, 3) images per camera, state, instruction
-        embedding ("cond") and (B, K, A) targets; a train sample may be told a paraphrase."""
+        embedding ("cond"), (B, K, A) targets and each sample's image augmentation (`policy.augment`);
+        a train sample may be told a paraphrase. Everything is drawn for all `size` samples and then
+        only `rows` of them are read: a data-parallel worker's share of the global batch."""
         frames, owners = self.train_index if split == "train" else self.val_index
         pick = rng.integers(len(frames), size=size)
-        g, segs = frames[pick], [self.segments[o] for o in owners[pick]]
+        segs = [self.segments[o] for o in owners[pick]]
+        instruction = np.array([self._instruction(s, rng, split == "train") for s in segs])
+        draws = draw_augmentation(rng, size, self.cameras)
+        keep = np.arange(size)[rows]
+        g, segs, instruction = frames[pick][keep], [segs[i] for i in keep], instruction[keep]
         actions = self.targets(g, segs)
         states = self.cache.columns["observation.state"]
-        instruction = np.array([self._instruction(s, rng, split == "train") for s in segs])
         order = np.argsort(g)  # memory-mapped reads in file order
         images = {}
         for key, array in self.cache.images.items():
-            block = np.empty((size, *array.shape[1:]), np.uint8)
+            block = np.empty((len(g), *array.shape[1:]), np.uint8)
             block[order] = array[g[order]]
             images[key.removeprefix("observation.images.")] = torch.from_numpy(block)
         return {
@@ -287,38 +295,34 @@ class DemoData:
             "state": torch.from_numpy(np.asarray(states[g], dtype=np.float32)),
             "cond": self.embeddings[instruction],
             "actions": torch.from_numpy(actions),
+            "augment": {cam: d[torch.from_numpy(keep)] for cam, d in draws.items()},
         }
 
 
-def random_shift(images: dict[str, torch.Tensor], pad: int = 4) -> dict[str, torch.Tensor]:
-    """DrQ's augmentation: pad by replication and crop back at a random offset per sample."""
-    out = {}
-    for cam, x in images.items():
-        b, _, h, w = x.shape
-        padded = torch.nn.functional.pad(x, (pad, pad, pad, pad), mode="replicate").permute(0, 2, 3, 1)
-        rows = torch.randint(0, 2 * pad + 1, (b, 1)) + torch.arange(h)
-        cols = torch.randint(0, 2 * pad + 1, (b, 1)) + torch.arange(w)
-        batch = torch.arange(b)[:, None, None]
-        out[cam] = padded[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
-    return out
+def batch_to(batch: dict, device: torch.device) -> dict:
+    """A batch on `device` (on the CPU, as it is)."""
+    if device.type == "cpu":
+        return batch
+    return {
+        k: (
+            {c: t.to(device, non_blocking=True) for c, t in v.items()}
+            if isinstance(v, dict)
+            else v.to(device, non_blocking=True)
+        )
+        for k, v in batch.items()
+    }
 
 
-def brightness_contrast(images: dict[str, torch.Tensor], amount: float = 0.1) -> dict[str, torch.Tensor]:
-    """Small brightness and contrast changes per sample; hue is never touched (colours name objects)."""
-    out = {}
-    for cam, x in images.items():
-        b = x.shape[0]
-        gain = 1 + (torch.rand(b, 1, 1, 1) * 2 - 1) * amount
-        bias = (torch.rand(b, 1, 1, 1) * 2 - 1) * amount
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        out[cam] = (x - mean) * gain + mean + bias
-    return out
-
-
-def augment(images: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The training augmentation of normalized (B, C, H, W) images: a random shift, then
-    brightness/contrast."""
-    return brightness_contrast(random_shift(images))
+def joined_batches(batch: dict, other: dict) -> dict:
+    """Two batches as one (the mixed-in dataset's samples after the dataset's own)."""
+    return {
+        k: (
+            {c: torch.cat([v[c], other[k][c]]) for c in v}
+            if isinstance(v, dict)
+            else torch.cat([v, other[k]])
+        )
+        for k, v in batch.items()
+    }
 
 
 def config_from_data(pc: PolicyConfig, data: DemoData) -> PolicyConfig:

@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from policy.action_layout import POSE_MODES, ActionLayout, check_features, resolve_mode
+from policy.augment import augment as augment_images
 from policy.chunk_loss import chunk_loss
 from policy.execution import ChunkExecutor, RawChunkExecutor, Regrasp
 from policy.language import (
@@ -227,14 +228,15 @@ class Policy(nn.Module):
             x[cam] = (img - self.image_mean[i]) / self.image_std[i]
         return x, (state - self.state_mean) / self.state_std * self.state_seen
 
-    def forward(self, batch: dict, augment=None) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(self, batch: dict, augment: bool = False) -> tuple[torch.Tensor, dict[str, float]]:
         """The training loss of a batch ("images", "state", "cond", "actions"; LeRobot's
         `forward(batch) -> (loss, loss_dict)`): `policy.chunk_loss`, Huber on the continuous channels and
-        cross-entropy on each gripper, with its parts for the logs."""
+        cross-entropy on each gripper, with its parts for the logs. `augment`: the images augmented as the
+        batch's "augment" draws say (`policy.augment`)."""
         actions = batch["actions"]
         x, s = self._inputs(batch["images"], batch["state"])
-        if augment is not None:
-            x = augment(x)
+        if augment:
+            x = augment_images(x, batch["augment"])
         chunk = self.net(x, s, batch["cond"])
         layout = self.layout
         closed = [layout.closed(actions, g) for g in range(len(layout.grippers))]

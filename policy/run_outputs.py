@@ -66,12 +66,16 @@ def summary_table(state: dict, final: Path) -> Table:
     rows = [
         ("steps", f"{state['step']:,}"),
         ("samples seen", f"{state['samples']:,}"),
+        ("global batch", f"{state.get('global_batch', '-')}"),
         ("training time", f"{state['seconds'] / 60:.1f} min"),
         ("last train loss", f"{state.get('last_loss', float('nan')):.4f}"),
         ("validation loss", f"{state.get('val_loss', float('nan')):.4f}"),
         ("samples/s (last window)", f"{state.get('samples_per_s', 0):.0f}"),
         ("data-wait share of step time", f"{state.get('data_wait_fraction', 0):.1%}"),
     ]
+    if "allreduce_ms" in state:  # data-parallel workers: DDP's timing of the gradient all-reduce
+        rows.append(("gradient all-reduce per step", f"{state['allreduce_ms']:.1f} ms"))
+        rows.append(("  not hidden by the backward pass", f"{state['allreduce_exposed_ms']:.1f} ms"))
     errors = state.get("action_errors", {}).items()
     rows += [(f"held-out {name}", f"{e:.4g} (mean: {base:.4g})") for name, (e, base) in errors]
     for e in state["evals"][-1:]:

@@ -27,17 +27,17 @@ from pathlib import Path
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from policy.data import DemoData, augment, config_from_data
+from policy.data import DemoData, batch_to, config_from_data, joined_batches
 from policy.ema import WeightAverage
 from policy.language import TextEncoder
 from policy.offline import action_errors
 from policy.paraphrase import Paraphrases
 from policy.policy import Policy, PolicyConfig, make_encoder
 from policy.prefetch import Prefetcher
+from policy.replica import Replica
 from policy.run_outputs import deployed, run_meta, save_checkpoint, summary_table
-from policy.train_config import RolloutConfig, Rollouts, TrainConfig, lr_at, pick_device
+from policy.train_config import RolloutConfig, Rollouts, TrainConfig, lr_at
 from tasks.suite import TaskSuite
 
 __all__ = ["RolloutConfig", "Rollouts", "TrainConfig", "Trainer", "train", "training_data"]
@@ -48,7 +48,12 @@ def train(
     cfg: TrainConfig, output_dir: Path, console: Console | None = None, rollouts: Rollouts | None = None
 ) -> dict:
     """Train (or resume) into `output_dir`; `rollouts` judges the run by success every
-    `cfg.rollouts.every_minutes` (without one, by validation loss and per-channel action error)."""
+    `cfg.rollouts.every_minutes` (without one, by validation loss and per-channel action error).
+    `cfg.workers` > 1: the same run on that many Ray Train workers (`policy.distributed`)."""
+    if cfg.workers > 1:
+        from policy.distributed import train_on_ray  # Ray is imported only when it is asked for
+
+        return train_on_ray(cfg, output_dir, console or Console(), rollouts)
     return Trainer(cfg, output_dir, console or Console(), rollouts).run()
 
 
@@ -80,39 +85,20 @@ def training_data(
     )
 
 
-def _to(batch: dict, device: torch.device) -> dict:
-    if device.type == "cpu":
-        return batch
-    return {
-        k: (
-            {c: t.to(device, non_blocking=True) for c, t in v.items()}
-            if isinstance(v, dict)
-            else v.to(device, non_blocking=True)
-        )
-        for k, v in batch.items()
-    }
-
-
-def _joined(batch: dict, other: dict) -> dict:
-    """Two batches as one (the mixed-in dataset's samples after the dataset's own)."""
-    return {
-        k: (
-            {c: torch.cat([v[c], other[k][c]]) for c in v}
-            if isinstance(v, dict)
-            else torch.cat([v, other[k]])
-        )
-        for k, v in batch.items()
-    }
-
-
 class Trainer:
     """One training run: `run()` builds it (or resumes it from `checkpoints/last`) and trains it to its
     budget. Counters live in `state` (step, seconds, samples, evals, last figures), saved with `last`."""
 
     def __init__(
-        self, cfg: TrainConfig, output_dir: Path, console: Console, rollouts: Rollouts | None = None
+        self,
+        cfg: TrainConfig,
+        output_dir: Path,
+        console: Console,
+        rollouts: Rollouts | None = None,
+        replica: Replica | None = None,
     ) -> None:
         self.cfg, self.output_dir, self.console, self.rollouts = cfg, output_dir, console, rollouts
+        self.replica = replica or Replica()
         self.last = output_dir / "checkpoints" / "last"
         self.state: dict = {"step": 0, "seconds": 0.0, "samples": 0, "evals": []}
 
@@ -123,12 +109,12 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
-        self.device = pick_device(cfg.device)
+        self.device = self.replica.device(cfg)
         if cfg.policy.reader is not None:
             raise ValueError("policy.reader is fit by `bcz fit-reader` on a trained policy, not by training")
         suite = TaskSuite.load(cfg.policy.suite)
-        resume = (self.last / "train_state.pt").is_file()  # an interrupted run: continue where it stopped
-        policy = self.starting_policy(self.last if resume else cfg.init_from, resume)
+        resume_from = self.resume_source()  # an interrupted run: continue where it stopped
+        policy = self.starting_policy(resume_from or cfg.init_from, resume_from is not None)
         wanted = cfg.policy
         if policy is None and wanted.encoder == "onehot":
             wanted = dataclasses.replace(wanted, onehot_tasks=[t.id for t in suite.tasks("train")])
@@ -151,12 +137,18 @@ class Trainer:
             )
             policy.check_features(self.mix.features, "mixed-in dataset")
         self.policy = policy.to(self.device).train()
+        self.model = self.replica.wrap(self.policy)
         self.optimizer = torch.optim.AdamW(policy.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.average = WeightAverage(policy, cfg.ema_decay) if cfg.ema_decay else None
-        if resume:
-            self.restore()
+        if resume_from is not None:
+            self.restore(resume_from)
         self.rng = np.random.default_rng([cfg.seed, self.state["step"]])
         self.val_rng = np.random.default_rng([cfg.seed, 99])
+
+    def resume_source(self) -> Path | None:
+        """The checkpoint an interrupted run continues from: `last`, or a newer one the engine kept."""
+        found = [p for p in (self.last, self.replica.checkpoint()) if p and (p / "train_state.pt").is_file()]
+        return max(found, key=lambda p: json.loads((p / "config.json").read_text())["step"], default=None)
 
     def starting_policy(self, path: str | Path | None, resume: bool) -> Policy | None:
         """The checkpoint to start from (None: a new policy); a fine-tune drops its instruction reader,
@@ -193,8 +185,8 @@ class Trainer:
             )
         return why
 
-    def restore(self) -> None:
-        saved = torch.load(self.last / "train_state.pt", weights_only=False)
+    def restore(self, path: Path) -> None:
+        saved = torch.load(path / "train_state.pt", weights_only=False)
         self.optimizer.load_state_dict(saved["optimizer"])
         if self.average is not None and saved.get("ema"):
             self.average.load_state_dict(saved["ema"])
@@ -203,17 +195,20 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def make_batch(self) -> dict:
-        """Samples of the dataset, and `mix_ratio` of the batch from the mixed-in one (a worker thread)."""
-        cfg = self.cfg
+        """This copy's rows of the global batch (`batch_size` per copy): samples of the dataset, and
+        `mix_ratio` of them from the mixed-in one (built in a background thread)."""
+        cfg, world, rows = self.cfg, self.replica.world, self.replica.rows()
         n_mix = round(cfg.batch_size * cfg.mix_ratio) if self.mix else 0
-        batch = self.data.batch(self.rng, cfg.batch_size - n_mix)
-        return _joined(batch, self.mix.batch(self.rng, n_mix)) if self.mix else batch
+        batch = self.data.batch(self.rng, (cfg.batch_size - n_mix) * world, rows=rows)
+        return (
+            joined_batches(batch, self.mix.batch(self.rng, n_mix * world, rows=rows)) if self.mix else batch
+        )
 
     def process_batch(self, batch: dict) -> dict:
-        return _to(batch, self.device)
+        return batch_to(batch, self.device)
 
     def forward(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.policy(batch, augment=augment)
+        return self.model(batch, augment=True)
 
     def backward(self, loss: torch.Tensor) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -230,22 +225,27 @@ class Trainer:
             group["lr"] = lr_at(cfg, state["step"], progress)
 
     def log(self, parts: dict[str, float]) -> None:
-        """Every `log_every` steps: TensorBoard, the progress bar and the state's last figures."""
+        """Every `log_every` steps: TensorBoard, the progress bar and the state's last figures (the global
+        batch's loss and samples/s; every copy calls this, the main one writes)."""
         cfg, state, w = self.cfg, self.state, self.window
-        sps = cfg.log_every * cfg.batch_size / w["step_time"]
-        loss, step = float(np.mean(w["losses"])), state["step"]
+        sps = cfg.log_every * cfg.batch_size * self.replica.world / w["step_time"]
+        loss, step = self.replica.mean(float(np.mean(w["losses"]))), state["step"]
+        self.window = {"losses": [], "wait_time": 0.0, "step_time": 0.0}
+        state["last_loss"], state["samples_per_s"] = loss, sps
+        state["data_wait_fraction"] = w["wait_time"] / w["step_time"]
+        state.update(self.replica.figures(self.model))
+        if not self.replica.is_main:
+            return
         self.writer.add_scalar("train/loss", loss, step)
         for k, v in parts.items():
             self.writer.add_scalar(f"train/{k}", v, step)
         self.writer.add_scalar("train/samples_per_s", sps, step)
         self.writer.add_scalar("train/data_wait_fraction", w["wait_time"] / w["step_time"], step)
+        for name in ("allreduce_ms", "allreduce_exposed_ms"):
+            if name in state:
+                self.writer.add_scalar(f"train/{name}", state[name], step)
         self.writer.add_scalar("train/lr", self.optimizer.param_groups[0]["lr"], step)
-        self.progress.update(
-            self.bar, completed=self.done_so_far(), step=step, loss=f"{loss:.4f}", sps=f"{sps:.0f}"
-        )
-        state["last_loss"], state["samples_per_s"] = loss, sps
-        state["data_wait_fraction"] = w["wait_time"] / w["step_time"]
-        self.window = {"losses": [], "wait_time": 0.0, "step_time": 0.0}
+        self.progress.update(self.done_so_far(), step, f"{loss:.4f}", f"{sps:.0f}")
 
     # ------------------------------------------------------------------ on their schedules
     def validate(self) -> None:
@@ -256,9 +256,9 @@ class Trainer:
             policy.eval()
             losses = [
                 float(
-                    policy(_to(self.data.batch(self.val_rng, self.cfg.batch_size, split="val"), self.device))[
-                        0
-                    ]
+                    policy(
+                        batch_to(self.data.batch(self.val_rng, self.cfg.batch_size, split="val"), self.device)
+                    )[0]
                 )
                 for _ in range(8)
             ]
@@ -297,7 +297,10 @@ class Trainer:
         (self.output_dir / "evals.json").write_text(json.dumps(state["evals"], indent=2))
 
     def save(self) -> None:
-        save_checkpoint(self.policy, self.optimizer, self.state, self.last, self.cfg, self.average)
+        """`last` (by the main copy), reported to the engine by every copy."""
+        if self.replica.is_main:
+            save_checkpoint(self.policy, self.optimizer, self.state, self.last, self.cfg, self.average)
+        self.replica.report(self.state, self.last)
 
     # ------------------------------------------------------------------ the loop
     def done_so_far(self) -> float:
@@ -305,10 +308,11 @@ class Trainer:
 
     def run(self) -> dict:
         self.build()
-        cfg, state = self.cfg, self.state
-        from torch.utils.tensorboard import SummaryWriter  # slow to import; only a run needs it
+        cfg, state, main = self.cfg, self.state, self.replica.is_main
+        if main:
+            from torch.utils.tensorboard import SummaryWriter  # slow to import; only a run needs it
 
-        self.writer = SummaryWriter(str(self.output_dir / "tb"))
+            self.writer = SummaryWriter(str(self.output_dir / "tb"))
         self.budget = cfg.max_minutes * 60 if cfg.max_minutes else None
         every_eval = 0 if self.no_sim else cfg.rollouts.every_minutes * 60
         next_eval = (len(state["evals"]) + 1) * every_eval if every_eval else None
@@ -320,71 +324,61 @@ class Trainer:
             torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
         )
         self.window = {"losses": [], "wait_time": 0.0, "step_time": 0.0}
-        self.progress = Progress(
-            TextColumn("[bold]train"),
-            BarColumn(),
-            TextColumn("step {task.fields[step]}"),
-            TextColumn("loss {task.fields[loss]}"),
-            TextColumn("{task.fields[sps]} samples/s"),
-            TimeElapsedColumn(),
-            console=self.console,
-        )
+        state["global_batch"] = batch = cfg.batch_size * self.replica.world
+        total = self.budget or cfg.max_steps
+        self.progress = self.replica.progress(self.console, total, self.done_so_far(), state["step"], batch)
         prefetch = Prefetcher(self.make_batch)
-        with self.progress:
-            self.bar = self.progress.add_task(
-                "train",
-                total=self.budget or cfg.max_steps,
-                completed=self.done_so_far(),
-                step=state["step"],
-                loss="-",
-                sps="-",
-            )
-            try:
-                while state["step"] < cfg.max_steps and (
-                    self.budget is None or state["seconds"] < self.budget
-                ):
-                    tick = time.perf_counter()
-                    batch = prefetch.get()
-                    got = time.perf_counter()
-                    batch = self.process_batch(batch)
-                    self.set_lr()
-                    with autocast:
-                        loss, parts = self.forward(batch)
-                    self.backward(loss)
-                    done = time.perf_counter()
-                    self.window["wait_time"] += got - tick
-                    self.window["step_time"] += done - tick
-                    self.window["losses"].append(loss.item())
-                    state["step"] += 1
-                    state["seconds"] += done - tick
-                    state["samples"] += cfg.batch_size
-                    if state["step"] % cfg.log_every == 0:
-                        self.log(parts)
-                    if state["step"] % cfg.val_every == 0 and len(self.data.val_index[0]):
-                        self.validate()
-                    if state["step"] % cfg.checkpoint_every == 0:
-                        self.save()
-                    if next_snapshot is not None and state["seconds"] >= next_snapshot:
+        try:
+            while state["step"] < cfg.max_steps and (self.budget is None or state["seconds"] < self.budget):
+                tick = time.perf_counter()
+                batch = prefetch.get()
+                got = time.perf_counter()
+                batch = self.process_batch(batch)
+                self.set_lr()
+                with autocast:
+                    loss, parts = self.forward(batch)
+                self.backward(loss)
+                took = self.replica.agree(time.perf_counter() - tick)
+                self.window["wait_time"] += got - tick
+                self.window["step_time"] += took
+                self.window["losses"].append(loss.item())
+                state["step"] += 1
+                state["seconds"] += took
+                state["samples"] += cfg.batch_size * self.replica.world
+                if state["step"] % cfg.log_every == 0:
+                    self.log(parts)
+                if main and state["step"] % cfg.val_every == 0 and len(self.data.val_index[0]):
+                    self.validate()
+                if state["step"] % cfg.checkpoint_every == 0:
+                    self.save()
+                if next_snapshot is not None and state["seconds"] >= next_snapshot:
+                    if main:
                         self.snapshot(round(next_snapshot / 60))
-                        next_snapshot += every_snapshot
-                    if next_eval is not None and state["seconds"] >= next_eval:
+                    next_snapshot += every_snapshot
+                if next_eval is not None and state["seconds"] >= next_eval:
+                    if main:
                         self.evaluate()
-                        next_eval += every_eval
-            finally:
-                prefetch.close()
+                    next_eval += every_eval
+        finally:
+            prefetch.close()
+            if self.progress is not None:
+                self.progress.close()
         return self.finish(every_eval)
 
     def finish(self, every_eval: float) -> dict:
         """Rollouts and validation of the last weights, `final` (deployed weights) and `last` (raw)."""
         state = self.state
         final = self.output_dir / "checkpoints" / "final"
-        if every_eval and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
-            self.evaluate()
-        if len(self.data.val_index[0]):
-            self.validate()
-        with deployed(self.policy, self.average):
-            self.policy.save_pretrained(final, extra=run_meta(self.cfg, state))
+        if self.replica.is_main:
+            if every_eval and (not state["evals"] or state["evals"][-1]["step"] != state["step"]):
+                self.evaluate()
+            if len(self.data.val_index[0]):
+                self.validate()
+            with deployed(self.policy, self.average):
+                self.policy.save_pretrained(final, extra=run_meta(self.cfg, state))
         self.save()
-        self.writer.close()
-        self.console.print(summary_table(state, final))
+        if self.replica.is_main:
+            self.writer.close()
+            if self.replica.summary_here:
+                self.console.print(summary_table(state, final))
         return {**state, "checkpoint": str(final)}

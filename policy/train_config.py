@@ -10,6 +10,7 @@ from typing import Protocol
 import torch
 
 from conf.checks import at_least, fraction, positive
+from data_collection.cluster import RayConfig
 from policy.data import POLICY_FRAMES
 from policy.policy import Policy, PolicyConfig
 
@@ -44,7 +45,8 @@ class TrainConfig:
             dataset mixed into every batch, training-only phrasings, DAgger frames, held-out episodes.
         model (policy, init_from): the policy to build, or the checkpoint to start from.
         optimization (batch_size ... seed): AdamW with linear warm-up and cosine decay over the budget.
-        budget and hardware (max_minutes ... threads): when the run ends, and where it runs.
+        budget and hardware (max_minutes ... ray): when the run ends, and where it runs: this process,
+            or `workers` data-parallel Ray Train workers (on CPUs, or one GPU each with `use_gpu`).
         outputs and schedules (output_dir ... rollouts): what is written and how often.
     """
 
@@ -72,7 +74,13 @@ class TrainConfig:
     max_minutes: float | None = 90.0  # training-time budget (the CPU target); None: max_steps decides
     max_steps: int = 1_000_000
     device: str = "auto"  # auto | cpu | cuda
-    threads: int | None = None  # torch CPU threads (default: all cores)
+    threads: int | None = None  # torch CPU threads (default: all cores; per Ray worker: 1)
+    # Data-parallel training on Ray Train (docs/training.md#several-workers): the global batch is
+    # batch_size x workers; lr is not scaled with it (set it yourself, as in LeRobot and accelerate).
+    workers: int = 1  # 1: this process alone, without Ray; N: N DDP workers (gloo, or NCCL with use_gpu)
+    use_gpu: bool = False  # one GPU per Ray worker
+    max_failures: int = 3  # Ray Train restarts after a worker dies, each from the last checkpoint
+    ray: RayConfig = field(default_factory=RayConfig)
     # Outputs and schedules
     output_dir: str | None = None  # None: Hydra's run directory
     log_every: int = 25
@@ -82,8 +90,15 @@ class TrainConfig:
     rollouts: RolloutConfig = field(default_factory=RolloutConfig)
 
     def __post_init__(self) -> None:
-        at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every", "threads")
-        at_least(self, 0, "warmup_steps", "snapshot_every_minutes", "weight_decay")
+        at_least(self, 1, "batch_size", "max_steps", "val_every", "log_every", "checkpoint_every")
+        at_least(self, 1, "threads", "workers")
+        at_least(self, 0, "warmup_steps", "snapshot_every_minutes", "weight_decay", "max_failures")
+        if self.use_gpu and self.device == "cpu":
+            raise ValueError("use_gpu=true with device=cpu: drop one (use_gpu needs device=auto or cuda)")
+        if self.use_gpu and self.workers == 1:
+            raise ValueError(
+                "use_gpu=true is for Ray workers (workers=N); one process on a GPU needs only device=auto"
+            )
         positive(self, "lr", "max_minutes")
         fraction(self, "val_fraction", "mix_ratio", "paraphrase_prob")
         if not 0.0 <= self.ema_decay < 1.0:

@@ -12,7 +12,8 @@ import torch
 
 from evaluation.rollouts import env_config_for, rollout
 from policy.action_layout import FeatureMismatchError
-from policy.data import DemoData, augment
+from policy.augment import augment, draw_augmentation
+from policy.data import DemoData
 from policy.language import OneHotTaskEncoder, SentenceEncoder
 from policy.policy import Policy, PolicyConfig
 from policy.train import RolloutConfig, TrainConfig, train
@@ -194,8 +195,12 @@ def test_select_action_runs_a_rollout(tiny_dataset, tmp_path, suite, execution):
 def test_augment_keeps_shapes_and_moves_pixels():
     torch.manual_seed(0)
     x = {"scene": torch.randn(4, 3, 16, 16)}
-    y = augment(x)["scene"]
+    draws = draw_augmentation(np.random.default_rng(0), 4, ["scene"])
+    y = augment(x, draws)["scene"]
     assert y.shape == x["scene"].shape and not torch.allclose(x["scene"], y)
+    assert torch.equal(augment(x, draws)["scene"], y)  # the draw decides: the same draw, the same images
+    centred = {"scene": torch.tensor([[4.0, 4.0, 1.0, 0.0]])}  # no shift, gain 1, no bias
+    assert torch.allclose(augment({"scene": x["scene"][:1]}, centred)["scene"], x["scene"][:1])
 
 
 def test_shipped_default_policy_reaches_for_the_named_object(suite):
