@@ -49,9 +49,8 @@ def _probe(address: str) -> None:
         ) from e
 
 
-def connect(config: RayConfig, workers: int, log_to_driver: bool = False) -> bool:
-    """Initialise Ray; returns True when this call started a private instance (to shut down later).
-    `log_to_driver`: the workers' own output is shown here (training's warnings and errors)."""
+def connect(config: RayConfig, workers: int) -> bool:
+    """Initialise Ray; returns True when this call started a private instance (to shut down later)."""
     import ray
 
     check_address(config)
@@ -65,7 +64,7 @@ def connect(config: RayConfig, workers: int, log_to_driver: bool = False) -> boo
             num_cpus=config.num_cpus or workers,
             include_dashboard=False,
             _node_ip_address="127.0.0.1",
-            log_to_driver=log_to_driver,
+            log_to_driver=False,
             logging_level=logging.WARNING,
             configure_logging=False,
         )
@@ -73,7 +72,7 @@ def connect(config: RayConfig, workers: int, log_to_driver: bool = False) -> boo
     try:
         ray.init(
             address=config.address,
-            log_to_driver=log_to_driver,
+            log_to_driver=False,
             logging_level=logging.WARNING,
             configure_logging=False,
         )

@@ -192,7 +192,7 @@ def dagger(cfg: DaggerConfig, output_dir: Path, console: Console | None = None) 
     env = env_config_for(policy, cfg.env)
     checkpoint, rounds = str(cfg.checkpoint), []
     takeover = (cfg.takeover_error, cfg.patience, cfg.takeover_steps)
-    started_here = cluster.connect(cfg.ray, cfg.workers)
+    started_here = cluster.connect(cfg.ray, max(cfg.workers, cfg.train.workers * (cfg.train.threads or 1)))
     try:
         for r in range(1, cfg.rounds + 1):
             have, first = _jobs_so_far(cfg.dataset)

@@ -269,7 +269,11 @@ class DemoData:
         return segment.instructions[rng.integers(len(segment.instructions))]
 
     def batch(
-        self, rng: np.random.Generator, size: int, split: str = "train", rows: slice = slice(None)
+        self,
+        rng: np.random.Generator,
+        size: int,
+        split: str = "train",
+        rows: slice | np.ndarray = slice(None),
     ) -> dict[str, torch.Tensor]:
         """`size` random frames of a split: uint8 (B, H, W, 3) images per camera, state, instruction
         embedding ("cond"), (B, K, A) targets and each sample's image augmentation (`policy.augment`);

@@ -17,7 +17,8 @@ from __future__ import annotations
 import io
 import logging
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+import shutil
+import threading
 from pathlib import Path
 
 import torch
@@ -38,6 +39,8 @@ def train_on_ray(cfg: TrainConfig, output_dir: Path, console: Console, rollouts:
 
     output_dir = output_dir.resolve()
     threads = cfg.threads or 1
+    if not (output_dir / "checkpoints" / "last" / "train_state.pt").is_file():
+        shutil.rmtree(output_dir / "ray", ignore_errors=True)  # a run started afresh: no old records
     started = cluster.connect(cfg.ray, workers=cfg.workers * threads)
     try:
         queue = Queue(actor_options={"num_cpus": 0})
@@ -66,10 +69,14 @@ def train_on_ray(cfg: TrainConfig, output_dir: Path, console: Console, rollouts:
             f"training on {cfg.workers} Ray Train workers ({where}): global batch "
             f"{cfg.batch_size * cfg.workers} ({cfg.workers} x {cfg.batch_size}), lr {cfg.lr:g}"
         )
-        with ThreadPoolExecutor(1) as pool:
-            fit = pool.submit(trainer.fit)
-            _show_progress(queue, fit, console)
-            fit.result()
+        done = threading.Event()
+        shown = threading.Thread(target=_show_progress, args=(queue, done, console), daemon=True)
+        shown.start()
+        try:
+            trainer.fit()  # on the main thread: Ray Train's own Ctrl-C handling stops the workers
+        finally:
+            done.set()
+            shown.join(timeout=10)
     finally:
         cluster.disconnect(started)
     last = output_dir / "checkpoints" / "last" / "train_state.pt"
@@ -79,8 +86,9 @@ def train_on_ray(cfg: TrainConfig, output_dir: Path, console: Console, rollouts:
     return {**state, "checkpoint": str(final)}
 
 
-def _show_progress(queue, fit: Future, console: Console) -> None:
-    """Draw rank 0's progress bar here until the run ends (a restarted run starts a new bar)."""
+def _show_progress(queue, done: threading.Event, console: Console) -> None:
+    """Draw rank 0's progress bar and print its lines here until the run is `done` and the queue is
+    drained (a restarted run starts a new bar)."""
     from ray.util.queue import Empty
 
     bar: TrainProgress | None = None
@@ -88,7 +96,7 @@ def _show_progress(queue, fit: Future, console: Console) -> None:
         try:
             kind, args = queue.get(timeout=0.5)
         except Empty:
-            if fit.done():
+            if done.is_set():
                 break
             continue
         if kind == "start":
@@ -126,7 +134,10 @@ class _QueuedWarnings(logging.Handler):
         self.queue = queue
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.queue.put_nowait(("print", (f"{record.levelname.lower()}: {record.getMessage()}\n",)))
+        try:
+            self.queue.put_nowait(("print", (f"{record.levelname.lower()}: {record.getMessage()}\n",)))
+        except Exception:  # a warning must never stop training
+            self.handleError(record)
 
 
 class _QueuedProgress:
@@ -172,6 +183,9 @@ class RayReplica(Replica):
 
     def agree(self, seconds: float) -> float:
         return self._all_reduce(seconds, torch.distributed.ReduceOp.MAX)
+
+    def sync(self) -> None:
+        torch.distributed.barrier()
 
     def mean(self, value: float) -> float:
         return self._all_reduce(value, torch.distributed.ReduceOp.SUM) / self.world

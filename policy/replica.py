@@ -64,6 +64,9 @@ class Replica:
         """A step's duration all copies count (the slowest one's), so their budgets and schedules match."""
         return seconds
 
+    def sync(self) -> None:
+        """Wait for every copy (after work only the main copy did)."""
+
     def mean(self, value: float) -> float:
         """The mean of a figure over all copies (the logged loss is the global batch's)."""
         return value

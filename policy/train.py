@@ -22,6 +22,7 @@ import logging
 import math
 import time
 from contextlib import nullcontext
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -197,12 +198,13 @@ class Trainer:
     def make_batch(self) -> dict:
         """This copy's rows of the global batch (`batch_size` per copy): samples of the dataset, and
         `mix_ratio` of them from the mixed-in one (built in a background thread)."""
-        cfg, world, rows = self.cfg, self.replica.world, self.replica.rows()
-        n_mix = round(cfg.batch_size * cfg.mix_ratio) if self.mix else 0
-        batch = self.data.batch(self.rng, (cfg.batch_size - n_mix) * world, rows=rows)
-        return (
-            joined_batches(batch, self.mix.batch(self.rng, n_mix * world, rows=rows)) if self.mix else batch
-        )
+        size = self.cfg.batch_size * self.replica.world
+        own = size - (round(size * self.cfg.mix_ratio) if self.mix else 0)  # the dataset's, then the mix's
+        rows = np.arange(size)[self.replica.rows()]
+        batch = self.data.batch(self.rng, own, rows=rows[rows < own])
+        if not self.mix:
+            return batch
+        return joined_batches(batch, self.mix.batch(self.rng, size - own, rows=rows[rows >= own] - own))
 
     def process_batch(self, batch: dict) -> dict:
         return batch_to(batch, self.device)
@@ -230,6 +232,7 @@ class Trainer:
         cfg, state, w = self.cfg, self.state, self.window
         sps = cfg.log_every * cfg.batch_size * self.replica.world / w["step_time"]
         loss, step = self.replica.mean(float(np.mean(w["losses"]))), state["step"]
+        parts = {k: self.replica.mean(v) for k, v in parts.items()}  # the global batch's, like the loss
         self.window = {"losses": [], "wait_time": 0.0, "step_time": 0.0}
         state["last_loss"], state["samples_per_s"] = loss, sps
         state["data_wait_fraction"] = w["wait_time"] / w["step_time"]
@@ -347,18 +350,22 @@ class Trainer:
                 state["samples"] += cfg.batch_size * self.replica.world
                 if state["step"] % cfg.log_every == 0:
                     self.log(parts)
-                if main and state["step"] % cfg.val_every == 0 and len(self.data.val_index[0]):
-                    self.validate()
-                if state["step"] % cfg.checkpoint_every == 0:
-                    self.save()
+                due = []  # the main copy's work on its schedule (the same on every copy)
+                if state["step"] % cfg.val_every == 0 and len(self.data.val_index[0]):
+                    due.append(self.validate)
                 if next_snapshot is not None and state["seconds"] >= next_snapshot:
-                    if main:
-                        self.snapshot(round(next_snapshot / 60))
+                    due.append(partial(self.snapshot, round(next_snapshot / 60)))
                     next_snapshot += every_snapshot
                 if next_eval is not None and state["seconds"] >= next_eval:
-                    if main:
-                        self.evaluate()
+                    due.append(self.evaluate)
                     next_eval += every_eval
+                for job in due if main else []:
+                    job()
+                if state["step"] % cfg.checkpoint_every == 0:
+                    due.append(self.save)
+                    self.save()
+                if due:  # the other copies wait here, not in the next step's timer
+                    self.replica.sync()
         finally:
             prefetch.close()
             if self.progress is not None:

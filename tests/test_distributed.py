@@ -28,10 +28,12 @@ def weights(run: Path, name: str = "final") -> dict[str, torch.Tensor]:
 def test_two_workers_take_the_step_one_worker_takes_at_the_same_global_batch(
     local_ray, tiny_dataset, tmp_path
 ):
-    """Same initial weights, same samples: the data split and the gradient averaging are right."""
-    one = train(tiny_train_config(tiny_dataset, max_steps=1, batch_size=16, **RUN), tmp_path / "one")
+    """Same initial weights, same samples (a mixed-in dataset's share, 0.3 of 16, too): the data split and
+    the gradient averaging are right."""
+    mixed = dict(mix_dataset=str(tiny_dataset), mix_ratio=0.3, **RUN)
+    one = train(tiny_train_config(tiny_dataset, max_steps=1, batch_size=16, **mixed), tmp_path / "one")
     two = train(
-        tiny_train_config(tiny_dataset, max_steps=1, batch_size=8, workers=2, **RUN), tmp_path / "two"
+        tiny_train_config(tiny_dataset, max_steps=1, batch_size=8, workers=2, **mixed), tmp_path / "two"
     )
     assert two["samples"] == one["samples"] == 16
     assert two["last_loss"] == pytest.approx(one["last_loss"], rel=1e-5)
