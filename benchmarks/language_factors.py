@@ -74,8 +74,8 @@ def main() -> None:
     for col in ("instructions", "split", "n", *FACTORS, "all five"):
         table.add_column(col, justify="left" if col in ("instructions", "split") else "right")
     held_out = {t.id for t in suite.tasks("held_out")}
-    for variant, name in enumerate(VARIANTS):
-        episodes = variant_phrasings(suite, args.episodes, EvalConfig().seed, variant)
+    for name in VARIANTS:
+        episodes = variant_phrasings(suite, args.episodes, EvalConfig().seed, name)
         said = [text for _, text, _ in episodes]
         truth = [factors(task) for task, _, _ in episodes]
         split = ["held-out" if task.id in held_out else "train" for task, _, _ in episodes]

@@ -45,8 +45,8 @@ def main() -> None:
     )
     for col in ("instructions", "split", "n", "sentence vector", "checkpoint"):
         table.add_column(col, justify="left" if col in ("instructions", "split") else "right")
-    for variant, name in enumerate(VARIANTS):
-        episodes = variant_phrasings(suite, args.episodes, EvalConfig().seed, variant)
+    for name in VARIANTS:
+        episodes = variant_phrasings(suite, args.episodes, EvalConfig().seed, name)
         said = [text for _, text, _ in episodes]
         labels = torch.tensor([index[task.id] for task, _, _ in episodes])
         plain = torch.as_tensor(sentence.encode(said))

@@ -1,13 +1,17 @@
 """Instructions the suite never uses: does the policy still do what it is told?
 
-    python benchmarks/unseen_phrasings.py CHECKPOINT --episodes 1
+    python benchmarks/unseen_phrasings.py CHECKPOINT --episodes 2
+    python benchmarks/unseen_phrasings.py CHECKPOINT --episodes 2 --variants 3 4    # colour words only
 
-Every task of the suite (train and held-out) is run three times on the same seeds: with the suite's own
-phrasings (what training saw), with sentence templates the suite does not have, and with those
-templates plus object words it does not have ("brick", "duckie", "basin"...). The phrasings live here,
-never in the suite or in training, and each is checked to be none of the suite's. The table gives the
-average success over tasks per split, as `bcz eval` does; the episodes are paired, so the difference
-between columns is the language's doing, not the scenes'.
+Every task of the suite (train and held-out) is run on the same seeds with the suite's own phrasings
+(what training saw) and with phrasings in this file's own words: sentence templates the suite does not
+have, object words it does not have ("brick", "duckie", "basin"...), other words for its colours
+("vermilion", "cerulean", "clementine"...), and all three together. The words live here, never in the
+suite, the paraphrase sets or any fit (tests/test_paraphrases.py checks it, down to word stems), and each
+phrasing is checked to be none of the suite's. The table gives the average success over tasks per split,
+as `bcz eval` does, and its ratio to the suite phrasing's; the episodes are paired, so the difference
+between rows is the language's doing, not the scenes'. Per factor (colour word, object word, template,
+skill), a table gives each value's success beside the same episodes told the suite's way.
 """
 
 from __future__ import annotations
@@ -59,51 +63,80 @@ WORDS = {  # object words the suite does not use
     "bowl": ["basin", "pot"],
     "tray": ["bin", "crate"],
 }
-VARIANTS = ("suite phrasings", "new templates", "new templates + new words")
+COLOURS = {  # other words for each suite colour (kept apart from the paraphrase sets' colour words)
+    "red": ["vermilion", "carmine", "cardinal"],
+    "green": ["sage", "shamrock", "pistachio"],
+    "blue": ["sapphire", "cerulean", "cornflower"],
+    "yellow": ["saffron", "sunflower", "buttercup"],
+    "purple": ["amethyst", "eggplant", "grape"],
+    "orange": ["carrot", "clementine", "mandarin"],
+}
+# what each variant says in its own words: (templates, object words, colour words)
+VARIANTS = {
+    "suite phrasings": (False, False, False),
+    "new templates": (True, False, False),
+    "new templates + new words": (True, True, False),
+    "new colour words": (False, False, True),
+    "new colour words, words and templates": (True, True, True),
+}
+FACTORS = ("colour word", "object word", "template", "skill")
 
 
-def phrase(suite: TaskSuite, task: TaskSpec, new_words: bool, rng: np.random.Generator) -> str:
-    """One of this file's templates for `task`; refused if it happens to be one of the suite's."""
+def phrase(suite: TaskSuite, task: TaskSpec, variant: str, rng: np.random.Generator) -> tuple[str, dict]:
+    """One phrasing of `task` in `variant`'s words, and what it used (FACTORS); refused if it happens
+    to be one of the suite's own when it should be new."""
+    new_templates, new_words, new_colours = VARIANTS[variant]
+    used: dict[str, str] = {"skill": task.skill}
 
-    def name(obj: ObjectRef) -> str:
+    def name(obj: ObjectRef, role: str) -> str:
+        colour = obj.colour
+        if new_colours:
+            colour = COLOURS[obj.colour][int(rng.integers(len(COLOURS[obj.colour])))]
         words = WORDS[obj.kind] if new_words else suite.config.objects[obj.kind].words
-        return f"{obj.colour} {words[int(rng.integers(len(words)))]}"
+        word = words[int(rng.integers(len(words)))]
+        if role == "target":
+            used["colour word"], used["object word"] = colour, word
+        return f"{colour} {word}"
 
-    templates = TEMPLATES[task.skill]
-    text = templates[int(rng.integers(len(templates)))]
-    text = text.format(target=name(task.target), reference=name(task.reference) if task.reference else "")
-    if normalize(text) in {normalize(t) for t in suite.instructions(task)}:
+    templates = TEMPLATES[task.skill] if new_templates else suite.config.skills[task.skill].phrasings
+    used["template"] = template = templates[int(rng.integers(len(templates)))]
+    target = name(task.target, "target")
+    text = template.format(
+        target=target, reference=name(task.reference, "reference") if task.reference else ""
+    )
+    if any(VARIANTS[variant]) and normalize(text) in {normalize(t) for t in suite.instructions(task)}:
         raise AssertionError(f"{text!r} is one of the suite's own phrasings of {task}")
-    return text
+    return text, used
 
 
-def phrasings(suite: TaskSuite, episodes: int, seed: int, new_words: bool) -> list[tuple[TaskSpec, str, int]]:
-    """(task, instruction, seed) per episode, the same tasks and seeds as `bcz eval` (task i, episode k:
-    seed + 1000 i + k, train tasks first), told with this file's templates."""
-    tasks = suite.tasks("train") + suite.tasks("held_out")
-    return [
-        (task, phrase(suite, task, new_words, np.random.default_rng(s)), s)
-        for i, task in enumerate(tasks)
-        for s in (seed + 1000 * i + k for k in range(episodes))
-    ]
+def phrasings(
+    suite: TaskSuite, episodes: int, seed: int, variant: str
+) -> list[tuple[TaskSpec, str, int, dict]]:
+    """(task, instruction, seed, what it used) per episode, the same tasks and seeds as `bcz eval` (task i,
+    episode k: seed + 1000 i + k, train tasks first), told in `variant`'s words."""
+    told = []
+    for i, task in enumerate(suite.tasks("train") + suite.tasks("held_out")):
+        for s in (seed + 1000 * i + k for k in range(episodes)):
+            text, used = phrase(suite, task, variant, np.random.default_rng(s))
+            told.append((task, text, s, used))
+    return told
 
 
 def variant_phrasings(
-    suite: TaskSuite, episodes: int, seed: int, variant: int
+    suite: TaskSuite, episodes: int, seed: int, variant: str
 ) -> list[tuple[TaskSpec, str, int]]:
-    """`phrasings` for VARIANTS[variant], for the simulator-free benchmarks; the suite's phrasings (0) are
-    one of the suite's own per episode, drawn from its seed (not necessarily the one `bcz eval` draws)."""
-    told = phrasings(suite, episodes, seed, new_words=variant == 2)
-    if variant == 0:
+    """`phrasings` for the simulator-free benchmarks; the suite's phrasings are one of the suite's own per
+    episode, drawn from its seed (not necessarily the one `bcz eval` draws)."""
+    told = [(t, text, s) for t, text, s, _ in phrasings(suite, episodes, seed, variant)]
+    if not any(VARIANTS[variant]):
         return [(t, suite.instruction(t, np.random.default_rng(s)), s) for t, _, s in told]
     return told
 
 
-def episode_file(suite: TaskSuite, path: Path, episodes: int, seed: int, new_words: bool) -> None:
-    """`phrasings` as a `bcz eval` episode file."""
+def episode_file(path: Path, told: list[tuple[TaskSpec, str, int, dict]]) -> None:
+    """Phrasings as a `bcz eval` episode file."""
     lines = [
-        json.dumps({"task": task.id, "instruction": text, "seed": s, "episodes": 1})
-        for task, text, s in phrasings(suite, episodes, seed, new_words)
+        json.dumps({"task": t.id, "instruction": text, "seed": s, "episodes": 1}) for t, text, s, _ in told
     ]
     path.write_text("\n".join(lines) + "\n")
 
@@ -114,56 +147,70 @@ def main() -> None:
     )
     parser.add_argument("checkpoint")
     parser.add_argument("--episodes", type=int, default=1, help="episodes per task")
+    parser.add_argument("--variants", type=int, nargs="*", help="which rows (0 = the suite's; default: all)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--output-dir", type=Path, default=Path("runs/evals/unseen_phrasings"))
     args = parser.parse_args()
     console, base = Console(), EvalConfig()
     suite = TaskSuite.load(base.env.suite)
+    names = list(VARIANTS)
+    chosen = [names[i] for i in sorted({0, *(args.variants or range(len(names)))})]  # the suite's: the pair
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    files = {}  # written (and checked against the suite) before any episode runs
-    for i, variant in enumerate(VARIANTS[1:], start=1):
-        files[variant] = args.output_dir / f"phrasings_{i}.jsonl"
-        episode_file(suite, files[variant], args.episodes, base.seed, variant == VARIANTS[2])
+    told = {v: phrasings(suite, args.episodes, base.seed, v) for v in chosen}  # checked before any episode
     results = {}
-    for i, variant in enumerate(VARIANTS):
+    for variant in chosen:
+        i = names.index(variant)
         cfg = EvalConfig(
             checkpoint=args.checkpoint, episodes_per_task=args.episodes, workers=args.workers, videos=0
         )
-        cfg.episode_file = str(files[variant]) if variant in files else None
+        if any(VARIANTS[variant]):
+            cfg.episode_file = str(args.output_dir / f"phrasings_{i}.jsonl")
+            episode_file(Path(cfg.episode_file), told[variant])
         console.print(f"[bold]{variant}[/bold]")
         results[variant] = evaluate(cfg, args.output_dir / f"variant_{i}", console)
     table = Table(title=f"unseen phrasings: {args.checkpoint} ({args.episodes} episode(s) per task, paired)")
-    for col in ("instructions", "train success", "held-out success", "episodes"):
+    for col in (
+        "instructions",
+        "train success",
+        "held-out success",
+        "of the suite's (train / held-out)",
+        "episodes",
+    ):
         table.add_column(col, justify="left" if col == "instructions" else "right")
+    suite_rates = results[names[0]]["success"]
     for variant, r in results.items():
-        table.add_row(
-            variant, f"{r['success']['train']:.1%}", f"{r['success']['held_out']:.1%}", str(r["episodes"])
+        rates = r["success"]
+        ratio = " / ".join(
+            f"{rates[k] / suite_rates[k]:.2f}" if suite_rates[k] else "-" for k in ("train", "held_out")
         )
+        table.add_row(variant, f"{rates['train']:.1%}", f"{rates['held_out']:.1%}", ratio, str(r["episodes"]))
     console.print(table)
-    console.print(word_table(results[VARIANTS[1]], results[VARIANTS[2]]))
+    for variant in chosen[1:]:
+        console.print(factor_table(variant, told[variant], results[variant], results[names[0]]))
     console.print(f"every episode: {args.output_dir}/variant_*/eval.json")
 
 
-def word_table(templates: dict, words: dict) -> Table:
-    """Per new object word: its episodes' success, and the same episodes' told with the suite's words
-    (the new-templates row, same seeds), so a word that costs much stands out."""
-    before = {(e["task"], e["seed"]): e["success"] for e in templates["episodes_detail"]}
-    tally: dict[str, list[int]] = {w: [0, 0, 0] for ws in WORDS.values() for w in ws}
-    for e in words["episodes_detail"]:
-        said = set(e["instruction"].split())
-        for word, counts in tally.items():
-            if word in said:
-                counts[0] += 1
-                counts[1] += e["success"]
-                counts[2] += before[(e["task"], e["seed"])]
-    table = Table(title="new object words: success with the word / the same episodes with the suite's words")
-    for col in ("kind", "word", "episodes", "with the word", "with the suite's words"):
-        table.add_column(col, justify="left" if col in ("kind", "word") else "right")
-    for kind, ws in WORDS.items():
-        for w in ws:
-            n, won, base = tally[w]
-            if n:
-                table.add_row(kind, w, str(n), f"{won / n:.0%}", f"{base / n:.0%}")
+def factor_table(variant: str, told: list, said: dict, suite_said: dict) -> Table:
+    """Per value of each factor the variant changed (colour word, object word, template; and per skill):
+    its episodes' success, beside the same episodes told in the suite's phrasings (same task and seed)."""
+    before = {(e["task"], e["seed"]): e["success"] for e in suite_said["episodes_detail"]}
+    after = {(e["task"], e["seed"]): e["success"] for e in said["episodes_detail"]}
+    new_templates, new_words, new_colours = VARIANTS[variant]
+    factors = [
+        f for f, new in zip(FACTORS, (new_colours, new_words, new_templates, True), strict=True) if new
+    ]
+    table = Table(title=f"{variant}: success per factor / the same episodes in the suite's phrasings")
+    for col in ("factor", "value", "episodes", "said this way", "suite phrasing"):
+        table.add_column(col, justify="left" if col in ("factor", "value") else "right")
+    for factor in factors:
+        tally: dict[str, list[int]] = {}
+        for task, _, seed, used in told:
+            counts = tally.setdefault(used[factor], [0, 0, 0])
+            counts[0] += 1
+            counts[1] += after[(task.id, seed)]
+            counts[2] += before[(task.id, seed)]
+        for value, (n, won, base) in sorted(tally.items()):
+            table.add_row(factor, value, str(n), f"{won / n:.0%}", f"{base / n:.0%}")
     return table
 
 

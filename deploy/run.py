@@ -25,6 +25,7 @@ from rich.table import Table
 
 from conf.checks import at_least, positive
 from deploy.loop import ControlLoop, LoopConfig
+from deploy.reading import InstructionReading
 from deploy.session import RobotSession
 from deploy.terminal import PromptConsole, prompt_logging
 from deploy.web.access import WILDCARDS, WebAccess, check_port_free, web_access
@@ -33,6 +34,7 @@ from policy.policy import Policy
 from robot.safety import SafeRobot, SafetyConfig
 from robot.xarm import XArmConfig
 from sim.sim_robot import SimRobot, SimRobotConfig
+from tasks.suite import TaskSuite
 
 log = logging.getLogger(__name__)
 ROBOTS = ("sim", "xarm")
@@ -104,7 +106,11 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
     policy.embed(["warm up"])  # load the encoder (and reader) now, not at the first instruction
     loop = ControlLoop(safe, policy, cfg.loop)
     view_hz = cfg.view_hz if cfg.web else 0
-    return RobotSession(safe, loop, view_hz, cfg.record, hold_when_done=cfg.hold_when_done), policy
+    reading = None
+    if policy.config.encoder != "onehot":  # task ids need no reading
+        reading = InstructionReading(policy, TaskSuite.load(policy.config.suite))
+    done = cfg.hold_when_done
+    return RobotSession(safe, loop, view_hz, cfg.record, hold_when_done=done, reading=reading), policy
 
 
 def figures_table(session: RobotSession) -> Table:
@@ -118,6 +124,7 @@ def figures_table(session: RobotSession) -> Table:
     table.add_row("state", status["state"])
     table.add_row("instruction", status["instruction"] or "-")
     table.add_row("from", status["source"] or "-")
+    table.add_row("read as", status["read_as"] or "-")
     success = status["success"]
     table.add_row("success", "no check" if success is None else ("yes" if success else "not yet"))
     return table

@@ -20,8 +20,10 @@ from data_collection.layout import tabletop_features
 from data_collection.video_codec import VideoConfig
 from data_collection.writer import DatasetWriter
 from deploy.loop import ControlLoop
+from deploy.reading import InstructionReading
 from robot.safety import SafeRobot
 from sim.sim_robot import SimRobot
+from tasks.suite import TaskSpec
 
 log = logging.getLogger(__name__)
 TELEOP_STEP = 0.02  # m per policy step at full deflection (page keys send -1..1)
@@ -49,8 +51,10 @@ class RobotSession:
         record: str | None = None,
         patience_s: float = 12.0,
         hold_when_done: bool = True,
+        reading: InstructionReading | None = None,
     ) -> None:
-        self.robot, self.loop = robot, loop
+        self.robot, self.loop, self.reading = robot, loop, reading
+        self.read_as: TaskSpec | None = None  # the task the running instruction was read as
         self.hold_when_done = hold_when_done  # as an evaluation episode ends at success
         self.sim = robot.robot if isinstance(robot.robot, SimRobot) else None
         self.view_every = max(1, round(loop.config.control_hz / view_hz)) if view_hz > 0 else 0
@@ -76,8 +80,15 @@ class RobotSession:
 
     # ------------------------------------------------------------------ commands
     def instruct(self, text: str, source: str = "terminal", relayout: bool = False) -> None:
-        """Switch to `text` now. With `relayout`, a scene lacking the named objects is rebuilt for them."""
+        """Switch to `text` now. With `relayout`, a scene lacking the named objects is rebuilt for them.
+        An instruction whose colour word could be either of two colours is not started: the session asks
+        which (`deploy.reading`)."""
+        reading = self.reading.read(text) if self.reading is not None and text.strip() else None
+        if reading is not None and reading.question:
+            self.event(f"{reading.question} ({text!r} not started: say it with one of those colours)")
+            return
         self.loop.set_instruction(text)  # validates first
+        self.read_as = reading.task if reading is not None else None
         self._tracked = None  # until the simulator checks the new instruction's task
         self._save_episode()
         self.source = source
@@ -89,7 +100,7 @@ class RobotSession:
         """Point the simulator's success check at `text`, saying so when it cannot judge it (loop thread)."""
         objects = list(self.sim.objects)
         self._tracked = text
-        why = self.sim.set_instruction(text, relayout)
+        why = self.sim.set_instruction(text, relayout, task=self.read_as)
         if self.sim.objects != objects:
             self.event("new scene for it: " + ", ".join(o.replace("_", " ") for o in self.sim.objects))
         if why:
@@ -179,6 +190,7 @@ class RobotSession:
             "type": "status",
             "instruction": self.loop.instruction,
             "source": self.source if self.loop.instruction else None,
+            "read_as": self.read_as.id if self.loop.instruction and self.read_as else None,
             "state": state,
             "takeover": self.loop.takeover,
             "figures": self.loop.figures(),

@@ -103,13 +103,14 @@ class SimRobot(Robot):
         """The three-quarter view, for people watching."""
         return self._env().frame()
 
-    def set_instruction(self, text: str, relayout: bool = False) -> str | None:
-        """Track the success check of the task `text` means; returns what the operator should know.
+    def set_instruction(self, text: str, relayout: bool = False, task: TaskSpec | None = None) -> str | None:
+        """Track the success check of `task` (the task `text` was read as; None: the one its words name
+        most, `TaskSuite.closest`); returns what the operator should know.
 
         With `relayout`, a scene lacking the named objects is replaced by one laid out for the task."""
         self.spec = None
         suite = self._env().suite
-        spec = suite.closest(text)
+        spec = task or suite.closest(text)
         if spec is None:
             return f"no success check for {text!r}: it names no object of the suite (the policy still tries)"
         missing = [o.name.replace("_", " ") for o in spec.objects if o.name not in self.objects]

@@ -225,22 +225,28 @@ class TaskSuite:
         return "held_out" if task in self._held_out_set else "train"
 
     # ------------------------------------------------------------------ language
-    def object_phrases(self, obj: ObjectRef, more_words: Sequence[str] = ()) -> list[str]:
-        """The ways to name an object: its colour before each word for its kind (plus `more_words`)."""
-        return [f"{obj.colour} {w}" for w in [*self.config.objects[obj.kind].words, *more_words]]
+    def object_phrases(
+        self, obj: ObjectRef, more_words: Sequence[str] = (), more_colours: Sequence[str] = ()
+    ) -> list[str]:
+        """The ways to name an object: its colour (then each of `more_colours`, other words for it)
+        before each word for its kind (plus `more_words`)."""
+        words = [*self.config.objects[obj.kind].words, *more_words]
+        return [f"{c} {w}" for c in [obj.colour, *more_colours] for w in words]
 
     def instructions(
         self,
         task: TaskSpec,
         more_templates: Sequence[str] = (),
         more_words: Mapping[str, Sequence[str]] | None = None,
+        more_colours: Mapping[str, Sequence[str]] | None = None,
     ) -> list[str]:
-        """Every phrasing of a task: each template with each synonym of its objects; with the templates
-        and words (per kind) given after the suite's own (training's paraphrases, `policy.paraphrase`)."""
-        more_words = more_words or {}
+        """Every phrasing of a task: each template with each synonym of its objects; with the templates,
+        words (per kind) and colour words (per colour) given after the suite's own (training's
+        paraphrases, `policy.paraphrase`)."""
+        more_words, more_colours = more_words or {}, more_colours or {}
 
         def names(obj: ObjectRef) -> list[str]:
-            return self.object_phrases(obj, more_words.get(obj.kind, ()))
+            return self.object_phrases(obj, more_words.get(obj.kind, ()), more_colours.get(obj.colour, ()))
 
         refs = names(task.reference) if task.reference else [""]
         return [
@@ -264,6 +270,10 @@ class TaskSuite:
                 if table.setdefault(key, task) != task:
                     raise UnknownTaskError(f"phrasing {text!r} is ambiguous: {table[key]} and {task}")
         return table
+
+    def known(self, text: str) -> TaskSpec | None:
+        """The task whose phrasing `text` is (case and spacing aside), or None."""
+        return self._by_text.get(normalize(text))
 
     def closest(self, text: str) -> TaskSpec | None:
         """The task free text most likely means: a known phrasing, else the grid task over the objects it
