@@ -89,6 +89,8 @@ class RobotSession:
             return
         self.loop.set_instruction(text)  # validates first
         self.read_as = reading.task if reading is not None else None
+        if reading is not None and reading.colours:
+            self.event("read " + ", ".join(f"{said!r} as {colour}" for said, colour in reading.colours))
         self._tracked = None  # until the simulator checks the new instruction's task
         self._save_episode()
         self.source = source

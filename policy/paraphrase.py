@@ -26,7 +26,6 @@ class ParaphraseConfig:
     base: str | None = None  # a set (conf/paraphrase_sets/<base>.yaml) whose templates and words come first
     templates: dict[str, list[str]] = field(default_factory=dict)  # skill -> extra sentence templates
     words: dict[str, list[str]] = field(default_factory=dict)  # object kind -> extra words for it
-    colours: dict[str, list[str]] = field(default_factory=dict)  # suite colour -> other words for it
 
 
 def _valid_names() -> list[str]:
@@ -47,8 +46,7 @@ def _read(name: str, seen: tuple[str, ...] = ()) -> ParaphraseConfig:
     if config.base is None:
         return config
     base = _read(config.base, (*seen, name))
-    pairs = ((config.templates, base.templates), (config.words, base.words), (config.colours, base.colours))
-    for own, inherited in pairs:
+    for own, inherited in ((config.templates, base.templates), (config.words, base.words)):
         for key, values in inherited.items():
             own[key] = list(dict.fromkeys([*values, *own.get(key, [])]))
     return config
@@ -70,12 +68,6 @@ class Paraphrases:
                 f"paraphrases name object kinds {sorted(unknown)} the suite does not have; "
                 f"valid kinds: {', '.join(sorted(suite.config.objects))}"
             )
-        unknown = set(config.colours) - set(suite.config.colours)
-        if unknown:
-            raise ValueError(
-                f"paraphrases give words for colours {sorted(unknown)} the suite does not have; "
-                f"valid colours: {', '.join(sorted(suite.config.colours))}"
-            )
         for skill, templates in config.templates.items():
             needs_reference = bool(suite.config.skills[skill].references)
             for t in templates:
@@ -93,15 +85,12 @@ class Paraphrases:
 
     def of(self, task: TaskSpec) -> list[str]:
         """Phrasings of `task` the suite does not have: every template (the suite's and the extra ones)
-        with every word and colour word (likewise), at most `per_task` of them, drawn the same way for
-        the same task."""
+        with every word (likewise), at most `per_task` of them, drawn the same way for the same task."""
         extra = self.config.templates.get(task.skill, [])
         own = {normalize(t) for t in self.suite.instructions(task)}
         texts = [
             text
-            for text in dict.fromkeys(
-                self.suite.instructions(task, extra, self.config.words, self.config.colours)
-            )
+            for text in dict.fromkeys(self.suite.instructions(task, extra, self.config.words))
             if normalize(text) not in own
         ]
         if len(texts) > self.per_task:

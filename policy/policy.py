@@ -12,6 +12,7 @@ model.safetensors (weights and statistics) and, while training, train_state.pt (
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import shutil
@@ -40,6 +41,8 @@ from policy.legacy import upgrade_config, upgrade_weights
 from policy.networks import NETWORKS, ResNetConfig, ViTConfig
 from policy.pose import absolute_targets, chained_targets, start_target
 from policy.reader import InstructionReader, ReaderConfig, Reading, check_readable
+from tasks.colour_words import ColourWords
+from tasks.suite import TaskSuite
 
 MIN_STD = 1e-3
 EXECUTIONS = ("ensemble", "chunk")
@@ -203,18 +206,26 @@ class Policy(nn.Module):
         return self._encoder
 
     def embed(self, instructions: list[str]) -> torch.Tensor:
-        """The task vectors the network reads for `instructions` (through the reader when there is one)."""
+        """The task vectors the network reads for `instructions`: through the reader when there is one,
+        their colour words said as its suite's colours first (`tasks.colour_words`: "vermilion" is red)."""
         device = self.state_mean.device
         if self.reader is None:
             return torch.as_tensor(self.encoder.encode(instructions), device=device)
         if self._reading is None:
             self._reading = Reading(self.reader, self.config.encoder, self.encoder.encode)
-        return self._reading(instructions, device)
+        return self._reading([self.colour_words.rewrite(text).text for text in instructions], device)
+
+    @functools.cached_property
+    def colour_words(self) -> ColourWords:
+        """Other words for the colours of the suite its reader reads (the policy's suite without one)."""
+        suite = self.config.reader.suite if self.config.reader and self.config.reader.suite else None
+        return ColourWords(TaskSuite.load(suite or self.config.suite).config.colours)
 
     def set_reader(self, reader: InstructionReader | None, config: ReaderConfig | None) -> None:
         """Read instructions through `reader` (None: the plain sentence vector; fine-tuning drops it, as it
         was fit to one suite's tasks and fine-tuning may teach others: refit it with `bcz fit-reader`)."""
         self.reader, self.config.reader, self._reading = reader, config, None
+        self.__dict__.pop("colour_words", None)  # its suite may have changed
 
     # ------------------------------------------------------------------ network
     def _inputs(self, images: dict[str, torch.Tensor], state: torch.Tensor) -> tuple[dict, torch.Tensor]:

@@ -225,28 +225,22 @@ class TaskSuite:
         return "held_out" if task in self._held_out_set else "train"
 
     # ------------------------------------------------------------------ language
-    def object_phrases(
-        self, obj: ObjectRef, more_words: Sequence[str] = (), more_colours: Sequence[str] = ()
-    ) -> list[str]:
-        """The ways to name an object: its colour (then each of `more_colours`, other words for it)
-        before each word for its kind (plus `more_words`)."""
-        words = [*self.config.objects[obj.kind].words, *more_words]
-        return [f"{c} {w}" for c in [obj.colour, *more_colours] for w in words]
+    def object_phrases(self, obj: ObjectRef, more_words: Sequence[str] = ()) -> list[str]:
+        """The ways to name an object: its colour before each word for its kind (plus `more_words`)."""
+        return [f"{obj.colour} {w}" for w in [*self.config.objects[obj.kind].words, *more_words]]
 
     def instructions(
         self,
         task: TaskSpec,
         more_templates: Sequence[str] = (),
         more_words: Mapping[str, Sequence[str]] | None = None,
-        more_colours: Mapping[str, Sequence[str]] | None = None,
     ) -> list[str]:
-        """Every phrasing of a task: each template with each synonym of its objects; with the templates,
-        words (per kind) and colour words (per colour) given after the suite's own (training's
-        paraphrases, `policy.paraphrase`)."""
-        more_words, more_colours = more_words or {}, more_colours or {}
+        """Every phrasing of a task: each template with each synonym of its objects; with the templates
+        and words (per kind) given after the suite's own (training's paraphrases, `policy.paraphrase`)."""
+        more_words = more_words or {}
 
         def names(obj: ObjectRef) -> list[str]:
-            return self.object_phrases(obj, more_words.get(obj.kind, ()), more_colours.get(obj.colour, ()))
+            return self.object_phrases(obj, more_words.get(obj.kind, ()))
 
         refs = names(task.reference) if task.reference else [""]
         return [

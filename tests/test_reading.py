@@ -1,12 +1,39 @@
-"""Which task a typed instruction is read as at the prompt, and the question asked instead of a guess."""
+"""Colour words said another way, and the task a typed instruction is read as at the prompt."""
 
 from __future__ import annotations
 
 import pytest
 
-from deploy.reading import InstructionReading, colour_question
+from deploy.reading import InstructionReading
 from deploy.run import checkpoint_path
 from policy import Policy
+from tasks.colour_words import ColourWords
+
+
+@pytest.fixture(scope="module")
+def colours(suite) -> ColourWords:
+    return ColourWords(suite.config.colours)
+
+
+@pytest.mark.parametrize(
+    "said, heard",
+    [
+        ("put the crimson cube in the cobalt dish", "put the red cube in the blue dish"),
+        ("knock over the eggplant bottle", "knock over the purple bottle"),
+        ("pick up the mustard duck", "pick up the yellow duck"),
+        ("stack the lime block on the tangerine block", "stack the green block on the orange block"),
+        ("pick up the red brick", "pick up the red brick"),  # a noun after a colour is no colour
+        ("put the brick in the bowl", "put the brick in the bowl"),  # nor one before a preposition
+        ("pick up the sky blue block", "pick up the sky blue block"),  # the suite's own, modified
+    ],
+)
+def test_colour_words_are_said_as_the_suites_colours(colours, said, heard):
+    assert colours.rewrite(said).text == heard
+
+
+def test_a_colour_between_two_of_the_suites_is_a_question(colours):
+    rewritten = colours.rewrite("pick up the brown cube")
+    assert rewritten.question == "which cube: orange or red?" and rewritten.text == "pick up the brown cube"
 
 
 @pytest.fixture(scope="module")
@@ -14,20 +41,20 @@ def reading(suite) -> InstructionReading:
     return InstructionReading(Policy.from_pretrained(checkpoint_path("default")), suite)
 
 
-def test_the_question_names_the_one_colour_two_readings_differ_in(suite):
-    red_in_blue = suite.resolve("put_in/red_block/blue_bowl")
-    assert (
-        colour_question(red_in_blue, suite.resolve("put_in/orange_block/blue_bowl"))
-        == "which block: red or orange?"
-    )
-    assert (
-        colour_question(red_in_blue, suite.resolve("put_in/red_block/green_bowl"))
-        == "which bowl: blue or green?"
-    )
-    assert colour_question(red_in_blue, suite.resolve("put_in/orange_block/green_bowl")) is None  # two differ
-    assert colour_question(red_in_blue, suite.resolve("put_in/red_block/red_tray")) is None  # another kind
-    assert colour_question(suite.resolve("pick_up/red_block"), suite.resolve("knock_over/red_bottle")) is None
-
-
-def test_a_suite_phrasing_is_read_as_its_task(reading):
+def test_the_shipped_policy_reads_other_words_as_the_task_they_name(reading):
     assert reading.read("Put the red block in the blue bowl").task.id == "put_in/red_block/blue_bowl"
+    crimson = reading.read("put the crimson cube in the cobalt dish")
+    assert crimson.task.id == "put_in/red_block/blue_bowl" and crimson.question is None
+    assert crimson.colours == [("crimson", "red"), ("cobalt", "blue")]
+    brown = reading.read("pick up the brown block")
+    assert brown.task is None and brown.question == "which block: orange or red?"
+
+
+def test_the_suites_own_phrasings_and_paraphrases_are_never_rewritten(suite, colours):
+    """So the suite evaluation, and training's paraphrases, reach the policy exactly as before."""
+    from policy.paraphrase import Paraphrases
+
+    wide = Paraphrases.load("wide", suite)
+    for task in suite.grid:
+        for text in [*suite.instructions(task), *wide.of(task)]:
+            assert colours.rewrite(text).text == text
