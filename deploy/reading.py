@@ -49,8 +49,12 @@ class InstructionReading:
         known = self.suite.known(text)
         if known is not None:
             return Reading(known)
+        if self.policy.reader is None:  # colour words are rewritten for a policy that reads the suite's
+            return Reading(self.suite.closest(text))
         colours = self.policy.colour_words.rewrite(text)
         if colours.question:
             return Reading(None, colours.question, colours.read)
+        if self.suite.closest(colours.text) is None:  # it names no object of the suite: no task
+            return Reading(None, None, colours.read)
         said = F.normalize(self.policy.embed([text]).float().cpu(), dim=-1)[0]
         return Reading(self.suite.grid[int((self.targets @ said).argmax())], None, colours.read)

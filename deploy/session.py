@@ -95,14 +95,16 @@ class RobotSession:
         self._save_episode()
         self.source = source
         if self.sim is not None:
-            self.loop.request(lambda: self._track_success_of(text, relayout))
+            task = self.read_as
+            self.loop.request(lambda: self._track_success_of(text, relayout, task))
         self.event(f"instruction from {source}: {text}")
 
-    def _track_success_of(self, text: str, relayout: bool) -> None:
-        """Point the simulator's success check at `text`, saying so when it cannot judge it (loop thread)."""
+    def _track_success_of(self, text: str, relayout: bool, task: TaskSpec | None = None) -> None:
+        """Point the simulator's success check at `text` (read as `task`), saying so when it cannot judge
+        it (loop thread)."""
         objects = list(self.sim.objects)
         self._tracked = text
-        why = self.sim.set_instruction(text, relayout, task=self.read_as)
+        why = self.sim.set_instruction(text, relayout, task=task)
         if self.sim.objects != objects:
             self.event("new scene for it: " + ", ".join(o.replace("_", " ") for o in self.sim.objects))
         if why:
@@ -141,12 +143,12 @@ class RobotSession:
             self.event("reset: a real robot's scene is laid out by hand; the instruction stays")
 
     def _new_scene(self, text: str | None) -> None:
-        task = self.sim.env.suite.closest(text) if text else None
+        task = (self.read_as or self.sim.env.suite.closest(text)) if text else None
         self.sim.reset(task)
         objects = ", ".join(o.replace("_", " ") for o in self.sim.objects)
         self.event(f"new scene{' for: ' + text if text else ''} ({objects})")
         if text:
-            self._track_success_of(text, relayout=False)
+            self._track_success_of(text, relayout=False, task=task)
 
     def stop(self) -> None:
         """Stop acting (hold position) without an emergency stop."""

@@ -16,6 +16,7 @@ import functools
 import json
 import os
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,7 @@ class Policy(nn.Module):
             check_readable(config.encoder)
             self.reader = InstructionReader(config.reader, cond_dim)
         self._reading: Reading | None = None
+        self._embed_lock = threading.Lock()  # the loop, the prompt and the page may all ask at once
         self.net = NETWORKS[config.arch](arch_cfg, config.cameras, n_state, cond_dim, n_action, config.chunk)
         n_cam = len(config.cameras)
         self.register_buffer("image_mean", torch.full((n_cam, 3, 1, 1), 0.5))
@@ -207,13 +209,14 @@ class Policy(nn.Module):
 
     def embed(self, instructions: list[str]) -> torch.Tensor:
         """The task vectors the network reads for `instructions`: through the reader when there is one,
-        their colour words said as its suite's colours first (`tasks.colour_words`: "vermilion" is red)."""
+        their colour words said as its suite's colours first (`tasks.colour_words`: "crimson" is red)."""
         device = self.state_mean.device
-        if self.reader is None:
-            return torch.as_tensor(self.encoder.encode(instructions), device=device)
-        if self._reading is None:
-            self._reading = Reading(self.reader, self.config.encoder, self.encoder.encode)
-        return self._reading([self.colour_words.rewrite(text).text for text in instructions], device)
+        with self._embed_lock:
+            if self.reader is None:
+                return torch.as_tensor(self.encoder.encode(instructions), device=device)
+            if self._reading is None:
+                self._reading = Reading(self.reader, self.config.encoder, self.encoder.encode)
+            return self._reading([self.colour_words.rewrite(text).text for text in instructions], device)
 
     @functools.cached_property
     def colour_words(self) -> ColourWords:

@@ -1,4 +1,4 @@
-"""Colour words people use, read as the suite's colours: "vermilion cube" is the red block.
+"""Colour words people use, read as the suite's colours: "crimson cube" is the red block.
 
 The sentence encoder knows little of colour names (MiniLM puts 6 of 18 shade names nearest their own
 colour), and the instruction reader learns only the colour words it is fit on. People's colour words
@@ -21,43 +21,13 @@ from importlib import resources
 import numpy as np
 
 UNSURE = 0.8  # nearest / second-nearest suite colour distance above this: ask which
-NOT_A_NOUN = {  # words a colour word is never followed by
-    "a",
-    "an",
-    "the",
-    "in",
-    "into",
-    "on",
-    "onto",
-    "to",
-    "toward",
-    "towards",
-    "of",
-    "at",
-    "by",
-    "from",
-    "with",
-    "near",
-    "beside",
-    "next",
-    "left",
-    "right",
-    "up",
-    "down",
-    "over",
-    "under",
-    "top",
-    "side",
-    "and",
-    "or",
-    "then",
-    "please",
-    "it",
-    "its",
-    "this",
-    "that",
-    "inside",
-}
+_FOLLOWERS = """a an the in into on onto to toward towards of at by from with near beside next left right up
+down over under top side and or then please it its this that inside off behind above below between
+against atop across around now quickly slowly carefully gently again back away there here is"""
+_THINGS = """brick wine tea sea sky ice sand stone steel silver mud dirt dust ocean grass leaf earth clay
+cement charcoal chocolate coffee butter straw wheat pine swamp slate forest dark pale"""
+NOT_A_NOUN = set(_FOLLOWERS.split())  # words a colour word is never followed by
+NOT_A_COLOUR = set(_THINGS.split())  # survey names that are things or materials first ("a tea cup")
 LIGHTNESS_WEIGHT = 0.25  # a colour's family is its hue and chroma more than its lightness (navy is blue)
 
 
@@ -108,7 +78,7 @@ class Rewritten:
         if not self.unsure:
             return None
         _, colour, other, noun = self.unsure[0]
-        return f"which {noun}: {colour} or {other}?"
+        return f"which {noun or 'one'}: {colour} or {other}?"
 
 
 class ColourWords:
@@ -123,6 +93,8 @@ class ColourWords:
         """The two suite colours nearest a survey name, and the ratio of their distances (1: a tie)."""
         weights = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])
         d = np.linalg.norm((self.labs - oklab(self.names[name])) * weights, axis=-1)
+        if len(d) < 2:  # a suite of one colour: nothing to choose between
+            return self.colours[0], self.colours[0], 0.0
         first, second = np.argsort(d)[:2]
         return self.colours[first], self.colours[second], float(d[first] / max(d[second], 1e-9))
 
@@ -160,6 +132,8 @@ class ColourWords:
             name = " ".join(w.lower().strip(",.") for w in words[i : i + span])
             if name in self.colours or (span > 1 and name.split()[-1] in self.colours):
                 return None  # the suite's colour, maybe with a modifier ("sky blue"): the reader's to read
+            if name in NOT_A_COLOUR:
+                continue
             if name in self.names and words[i + span].lower().strip(",.?!") not in NOT_A_NOUN:
                 return span, name
         return None

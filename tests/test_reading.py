@@ -58,3 +58,8 @@ def test_the_suites_own_phrasings_and_paraphrases_are_never_rewritten(suite, col
     for task in suite.grid:
         for text in [*suite.instructions(task), *wide.of(task)]:
             assert colours.rewrite(text).text == text
+
+
+def test_an_instruction_naming_no_object_of_the_suite_is_read_as_no_task(reading):
+    assert reading.read("wave hello to everyone").task is None
+    assert reading.read("raise the brick off the table").task is None  # "brick": a thing, not a colour

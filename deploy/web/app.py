@@ -111,7 +111,10 @@ def make_app(session: RobotSession, access: WebAccess, status_hz: float = 10.0) 
                 raw = await ws.receive_text()
                 try:
                     msg = parse(raw)
-                    _apply(session, msg, client)
+                    if msg["type"] == "instruction":  # reading it runs the encoder: off the event loop
+                        await asyncio.to_thread(_apply, session, msg, client)
+                    else:
+                        _apply(session, msg, client)
                 except (BadMessage, ValueError) as e:
                     await ws.send_text(json.dumps({"type": "error", "message": str(e)}))
         except WebSocketDisconnect:
