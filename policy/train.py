@@ -252,19 +252,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ on their schedules
     def validate(self) -> None:
-        """Validation loss on held-out episodes (and per-channel action error when not judged by
-        rollouts), in the deployed weights."""
+        """Validation loss on held-out episodes, 8 batches of the global batch's size (the same frames
+        whatever the number of workers), and per-channel action error when not judged by rollouts; in the
+        deployed weights."""
         policy, state = self.policy, self.state
+        size = self.cfg.batch_size * self.replica.world
         with deployed(policy, self.average), torch.no_grad():
             policy.eval()
-            losses = [
-                float(
-                    policy(
-                        batch_to(self.data.batch(self.val_rng, self.cfg.batch_size, split="val"), self.device)
-                    )[0]
-                )
-                for _ in range(8)
-            ]
+            batches = [self.data.batch(self.val_rng, size, split="val") for _ in range(8)]
+            losses = [float(policy(batch_to(b, self.device))[0]) for b in batches]
             policy.train()
             state["val_loss"] = float(np.mean(losses))
             if self.no_sim:
