@@ -35,6 +35,7 @@ bench: setup  ## the README's benchmark tables (about 45 minutes; policy_speed n
 	$(BIN)/python benchmarks/collection.py --episodes 40
 	$(BIN)/python benchmarks/dataset_io.py --episodes 30
 	$(BIN)/python benchmarks/policy_speed.py
+	$(BIN)/python benchmarks/distributed_training.py
 	$(BIN)/python benchmarks/control_loop.py --minutes 5 --rates 10 30
 	$(BIN)/python benchmarks/language_roles.py
 	$(BIN)/python benchmarks/reader_retrieval.py policy/pretrained/default

@@ -1,7 +1,7 @@
 """Data-parallel training on Ray Train: samples/s with 1 and 2 workers (1 CPU thread each), the gradient
 all-reduce's share of a step, and the loss after the same samples.
 
-    python benchmarks/distributed_training.py --dataset datasets/single_e --steps 150
+    python benchmarks/distributed_training.py --dataset datasets/tabletop --steps 150
 
 Each row is a real `policy.train.train` run of the default ViT from scratch (no rollouts), by steps:
 1 worker at batch 64 (this process, no Ray); 2 workers at 32 each, the same global batch and, by
@@ -44,7 +44,7 @@ def run(dataset: str, workers: int, batch: int, steps: int, out: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default="datasets/single_e")
+    parser.add_argument("--dataset", default="datasets/tabletop")
     parser.add_argument("--steps", type=int, default=150)
     args = parser.parse_args()
     console = Console()
