@@ -27,7 +27,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: setup  ## the README's benchmark tables (about 45 minutes; policy_speed needs datasets/tabletop)
+bench: setup  ## the README's benchmark tables (about 50 minutes; policy_speed and distributed_training need datasets/tabletop)
 	$(BIN)/python benchmarks/expert_success.py --episodes 100
 	$(BIN)/python benchmarks/expert_success.py --episodes 50 --dart 0.003
 	$(BIN)/python benchmarks/expert_chains.py --chains 100
