@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from policy import Policy
+from policy.reader import suite_vectors
 from tasks.suite import TaskSpec, TaskSuite
 
 
@@ -39,9 +40,7 @@ class InstructionReading:
     def targets(self) -> torch.Tensor:
         """(tasks, D): per task of the grid, the unit mean of the suite's phrasings' sentence vectors."""
         if self._targets is None:
-            encode = self.policy.encoder.encode
-            rows = [torch.as_tensor(encode(self.suite.instructions(t))).mean(0) for t in self.suite.grid]
-            self._targets = F.normalize(torch.stack(rows), dim=-1)
+            self._targets = suite_vectors(self.policy.encoder, self.suite, self.suite.grid)
         return self._targets
 
     def read(self, text: str) -> Reading:

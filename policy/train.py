@@ -194,11 +194,16 @@ class Trainer:
         self.state = saved["state"]
         torch.set_rng_state(saved["torch_rng"])
 
+    @property
+    def global_batch(self) -> int:
+        """Samples per step over all copies: `batch_size` each."""
+        return self.cfg.batch_size * self.replica.world
+
     # ------------------------------------------------------------------ one step
     def make_batch(self) -> dict:
         """This copy's rows of the global batch (`batch_size` per copy): samples of the dataset, and
         `mix_ratio` of them from the mixed-in one (built in a background thread)."""
-        size = self.cfg.batch_size * self.replica.world
+        size = self.global_batch
         own = size - (round(size * self.cfg.mix_ratio) if self.mix else 0)  # the dataset's, then the mix's
         rows = np.arange(size)[self.replica.rows()]
         batch = self.data.batch(self.rng, own, rows=rows[rows < own])
@@ -230,7 +235,7 @@ class Trainer:
         """Every `log_every` steps: TensorBoard, the progress bar and the state's last figures (the global
         batch's loss and samples/s; every copy calls this, the main one writes)."""
         cfg, state, w = self.cfg, self.state, self.window
-        sps = cfg.log_every * cfg.batch_size * self.replica.world / w["step_time"]
+        sps = cfg.log_every * self.global_batch / w["step_time"]
         loss, step = self.replica.mean(float(np.mean(w["losses"]))), state["step"]
         parts = {k: self.replica.mean(v) for k, v in parts.items()}  # the global batch's, like the loss
         self.window = {"losses": [], "wait_time": 0.0, "step_time": 0.0}
@@ -256,7 +261,7 @@ class Trainer:
         whatever the number of workers), and per-channel action error when not judged by rollouts; in the
         deployed weights."""
         policy, state = self.policy, self.state
-        size = self.cfg.batch_size * self.replica.world
+        size = self.global_batch
         with deployed(policy, self.average), torch.no_grad():
             policy.eval()
             batches = [self.data.batch(self.val_rng, size, split="val") for _ in range(8)]
@@ -323,9 +328,11 @@ class Trainer:
             torch.autocast("cuda", dtype=torch.bfloat16) if self.device.type == "cuda" else nullcontext()
         )
         self.window = {"losses": [], "wait_time": 0.0, "step_time": 0.0}
-        state["global_batch"] = batch = cfg.batch_size * self.replica.world
+        state["global_batch"] = self.global_batch
         total = self.budget or cfg.max_steps
-        self.progress = self.replica.progress(self.console, total, self.done_so_far(), state["step"], batch)
+        self.progress = self.replica.progress(
+            self.console, total, self.done_so_far(), state["step"], self.global_batch
+        )
         prefetch = Prefetcher(self.make_batch)
         try:
             while state["step"] < cfg.max_steps and (self.budget is None or state["seconds"] < self.budget):
@@ -343,7 +350,7 @@ class Trainer:
                 self.window["losses"].append(loss.item())
                 state["step"] += 1
                 state["seconds"] += took
-                state["samples"] += cfg.batch_size * self.replica.world
+                state["samples"] += self.global_batch
                 if state["step"] % cfg.log_every == 0:
                     self.log(parts)
                 due = []  # the main copy's work on its schedule (the same on every copy)
@@ -357,10 +364,10 @@ class Trainer:
                     next_eval += every_eval
                 for job in due if main else []:
                     job()
-                if state["step"] % cfg.checkpoint_every == 0:
-                    due.append(self.save)
+                checkpoint = state["step"] % cfg.checkpoint_every == 0
+                if checkpoint:
                     self.save()
-                if due:  # the other copies wait here, not in the next step's timer
+                if due or checkpoint:  # the other copies wait here, not in the next step's timer
                     self.replica.sync()
         finally:
             prefetch.close()
