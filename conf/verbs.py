@@ -60,6 +60,11 @@ VERBS: dict[str, Verb] = {
         "fit a checkpoint's instruction reader for words it never heard (text only)",
         schema="policy.fit_reader:FitReaderConfig",
     ),
+    "pack": Verb(
+        "policy.pack:main",
+        "episodes, sentence vectors and wheels for training on a machine without the rest",
+        schema="policy.pack:PackConfig",
+    ),
     "dagger": Verb(
         "evaluation.dagger:main",
         "rounds of policy rollouts labelled by the expert (DAgger), then fine-tuning",

@@ -5,12 +5,14 @@ Frames are written at a constant rate with pts = i (time base 1/fps), as LeRobot
 usual yuv420p) halves the colour resolution of 6-pixel objects and caps fidelity at ~30 dB PSNR, while
 4:4:4 reaches ~39 dB at about the same size, and colour is what grounds "the red block".
 PyAV is imported where a video is encoded or decoded, so that loading a policy, or training from frames
-already decoded, needs no codec library.
+already decoded, needs no codec library. Where PyAV is not installed (a GPU machine holding only
+OpenCV), videos are decoded with OpenCV's FFmpeg instead: frame i is the one at i/fps, as above.
 """
 
 from __future__ import annotations
 
 import io
+import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -80,8 +82,12 @@ def decode_mp4(source: str | Path | bytes, start: float = 0.0, count: int | None
     `start` (seconds) and `count` select a range: LeRobot v3.0 packs many episodes into one file, and
     an episode's frames are the `count` frames from its `from_timestamp` on. The decoder seeks to the
     keyframe before `start` and skips what precedes it, so an episode costs its own frames, not the
-    file's. Any codec PyAV decodes works (LeRobot writes AV1 by default; H.264 and HEVC too)."""
-    import av
+    file's. Any codec PyAV decodes works (LeRobot writes AV1 by default; H.264 and HEVC too). Without
+    PyAV, OpenCV decodes (`_decode_with_opencv`)."""
+    try:
+        import av
+    except ImportError:
+        return _decode_with_opencv(source, start, count)
 
     name = "<bytes>" if isinstance(source, bytes) else str(source)
     frames: list[np.ndarray] = []
@@ -100,6 +106,44 @@ def decode_mp4(source: str | Path | bytes, start: float = 0.0, count: int | None
                     break
     except (av.error.FFmpegError, OSError, ValueError, IndexError) as e:
         raise VideoError(f"cannot decode video {name}: {e}") from e
+    return _checked(frames, name, start)
+
+
+def _decode_with_opencv(source: str | Path | bytes, start: float, count: int | None) -> np.ndarray:
+    """The same frames through OpenCV, for machines without PyAV: decoded from the first frame on (its
+    seeking is not frame-exact) and those before `start` (frame i at i/fps) dropped."""
+    try:
+        import cv2
+    except ImportError as e:
+        raise ImportError(
+            "decoding a video needs PyAV (pip install av) or OpenCV (pip install opencv-python-headless)"
+        ) from e
+    if isinstance(source, bytes):
+        with tempfile.NamedTemporaryFile(suffix=".mp4") as f:
+            f.write(source)
+            f.flush()
+            return _decode_with_opencv(f.name, start, count)
+    name = str(source)
+    capture = cv2.VideoCapture(name)
+    if not capture.isOpened():
+        raise VideoError(f"cannot decode video {name}: OpenCV cannot open it")
+    skip = round(start * capture.get(cv2.CAP_PROP_FPS)) if start > 0 else 0
+    frames: list[np.ndarray] = []
+    try:
+        while count is None or len(frames) < count:
+            ok, bgr = capture.read()
+            if not ok:
+                break
+            if skip:
+                skip -= 1
+                continue
+            frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    finally:
+        capture.release()
+    return _checked(frames, name, start)
+
+
+def _checked(frames: list[np.ndarray], name: str, start: float) -> np.ndarray:
     if not frames:
         raise VideoError(f"video {name} holds no frames" + (f" from {start:.3f} s" if start else ""))
     return np.stack(frames)

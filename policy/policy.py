@@ -34,7 +34,9 @@ from policy.chunk_loss import chunk_loss
 from policy.execution import ChunkExecutor, RawChunkExecutor, Regrasp
 from policy.language import (
     DEFAULT_ENCODER,
+    EMBEDDINGS_ENV,
     OneHotTaskEncoder,
+    PrecomputedEncoder,
     SentenceEncoder,
     TextEncoder,
 )
@@ -117,6 +119,8 @@ def make_encoder(config: PolicyConfig) -> TextEncoder:
         from tasks.suite import TaskSuite
 
         return OneHotTaskEncoder(config.onehot_tasks, TaskSuite.load(config.suite))
+    if os.environ.get(EMBEDDINGS_ENV):  # vectors computed elsewhere (a pack on a machine without weights)
+        return PrecomputedEncoder(os.environ[EMBEDDINGS_ENV], config.encoder)
     return SentenceEncoder(config.encoder)
 
 
