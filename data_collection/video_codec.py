@@ -110,8 +110,8 @@ def decode_mp4(source: str | Path | bytes, start: float = 0.0, count: int | None
 
 
 def _decode_with_opencv(source: str | Path | bytes, start: float, count: int | None) -> np.ndarray:
-    """The same frames through OpenCV, for machines without PyAV: decoded from the first frame on (its
-    seeking is not frame-exact) and those before `start` (frame i at i/fps) dropped."""
+    """The same frames through OpenCV, for machines without PyAV: read from the first frame on (its
+    seeking is not frame-exact), those before `start` only grabbed, not decoded to RGB."""
     try:
         import cv2
     except ImportError as e:
@@ -125,19 +125,21 @@ def _decode_with_opencv(source: str | Path | bytes, start: float, count: int | N
             return _decode_with_opencv(f.name, start, count)
     name = str(source)
     capture = cv2.VideoCapture(name)
-    if not capture.isOpened():
-        raise VideoError(f"cannot decode video {name}: OpenCV cannot open it")
-    skip = round(start * capture.get(cv2.CAP_PROP_FPS)) if start > 0 else 0
     frames: list[np.ndarray] = []
     try:
-        while count is None or len(frames) < count:
-            ok, bgr = capture.read()
-            if not ok:
-                break
-            if skip:
-                skip -= 1
+        if not capture.isOpened():
+            raise VideoError(f"cannot decode video {name}: OpenCV cannot open it")
+        rate = capture.get(cv2.CAP_PROP_FPS)
+        slack = 0.5 / rate if rate > 0 else 1e-3  # half a frame, as above
+        while (count is None or len(frames) < count) and capture.grab():
+            if start > 0 and capture.get(cv2.CAP_PROP_POS_MSEC) / 1000 < start - slack:
                 continue
+            ok, bgr = capture.retrieve()
+            if not ok:
+                raise VideoError(f"cannot decode video {name}: frame {len(frames)} from {start:.3f} s")
             frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    except cv2.error as e:
+        raise VideoError(f"cannot decode video {name}: {e}") from e
     finally:
         capture.release()
     return _checked(frames, name, start)

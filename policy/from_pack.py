@@ -4,8 +4,9 @@ torch but not the rest: no simulator, Ray, Hydra, PyAV, nor the sentence encoder
 The same training as `bcz train` (`policy.train.train`, no rollouts: it is judged by validation loss
 and per-channel action error), on the pack's dataset, with the pack's sentence vectors
 (`$BCZ_EMBEDDINGS`) and its wheels on the path. Overrides are `bcz train`'s keys, typed by the same
-schema (`TrainConfig`); those that would change which instructions are read are refused, since the
-pack holds vectors for exactly the ones it was made with. The frame cache is built inside the pack
+schema (`TrainConfig`); those that would read other instructions are refused, since the pack holds
+vectors for exactly the ones it was made with (`paraphrase_set=null` and `relabels=false`, which read
+fewer, are not). The frame cache is built inside the pack
 (`PACK/cache`, decoded by OpenCV where PyAV is missing).
 
 Nothing is imported at the top but the standard library: the pack's wheels (omegaconf) must be on
@@ -39,7 +40,8 @@ def config_from_pack(pack: Path, overrides: list[str]):
     manifest = json.loads((pack / "pack.json").read_text())
     settings = dict(manifest["train"])
     init = settings.pop("init_from")
-    fixed = sorted({o.split("=", 1)[0] for o in overrides} & set(FIXED))
+    narrower = {"paraphrase_set=null", "relabels=false"}  # fewer instructions: the vectors still cover them
+    fixed = sorted({o.split("=", 1)[0] for o in overrides if o not in narrower} & set(FIXED))
     if fixed:
         raise ValueError(
             f"{', '.join(fixed)} cannot change when training from a pack: its sentence vectors are for the "

@@ -188,7 +188,7 @@ class SentenceEncoder(TextEncoder):
 class PrecomputedEncoder(TextEncoder):
     """The vectors a sentence encoder gave a fixed set of texts, computed where it is installed and
     read where it is not (`policy/pack.py`): stored as float16 (a vector differs from the encoder's by
-    under 1e-3 per component, see docs/training.md#training-on-a-gpu-machine), and a text not among
+    under 1e-4 per component, see docs/training.md#training-on-a-gpu-machine), and a text not among
     them is refused rather than guessed."""
 
     def __init__(self, path: str | Path, name: str) -> None:

@@ -61,8 +61,9 @@ class PackConfig:
         episodes: how many episodes (None: as many as fit `max_mb`).
         init_from: a checkpoint to fine-tune from over there (its weights travel too).
         encoder: the sentence encoder whose vectors travel (init_from's, when given).
-        suite / paraphrase_set / relabels: how the instructions are gathered; training from the pack
-            uses these same settings (the vectors are for exactly these instructions).
+        suite / paraphrase_set / relabels: how the instructions are gathered (bcz train's defaults);
+            training from the pack uses these (the vectors are for exactly these instructions), or
+            fewer of them (paraphrase_set=null, relabels=false).
     """
 
     dataset: str = ""
@@ -72,7 +73,7 @@ class PackConfig:
     init_from: str | None = None
     encoder: str = DEFAULT_ENCODER
     suite: str = "default"
-    paraphrase_set: str | None = "default"
+    paraphrase_set: str | None = None
     relabels: bool = True
 
 
@@ -116,9 +117,16 @@ def episodes_that_fit(
 def write_subset(reader: DatasetReader, count: int, out: Path) -> None:
     """A LeRobot v3 dataset at `out` holding the first `count` episodes of `reader`'s."""
     src = reader.root
+    data_files = {reader.data_file(i) for i in range(count)}
     for relative in sorted({f for i in range(count) for f in episode_files(reader, i)}):
         (out / relative).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / relative, out / relative)
+        if (
+            relative in data_files
+        ):  # a file shared with later episodes keeps only these (LeRobot reads all rows)
+            table = pq.read_table(src / relative)
+            pq.write_table(table.filter(pc.less(table["episode_index"], count)), out / relative)
+        else:  # videos whole: an episode's from_timestamp still finds it
+            shutil.copyfile(src / relative, out / relative)
     for path in episode_meta_files(src):
         table = pq.read_table(path)
         kept = table.filter(pc.less(table["episode_index"], count))

@@ -119,13 +119,13 @@ def test_training_from_a_pack_where_only_torch_and_its_libraries_exist(pack, tmp
     assert np.isfinite(policy.select_action(obs, "pick up the red block")).all()
 
 
-def test_a_pack_refuses_overrides_that_change_which_instructions_are_read(pack):
+def test_a_pack_refuses_overrides_that_read_instructions_it_has_no_vectors_for(pack):
     from policy.from_pack import config_from_pack
 
     with pytest.raises(ValueError, match="paraphrase_set cannot change"):
-        config_from_pack(pack, ["paraphrase_set=null"])
-    cfg = config_from_pack(pack, ["lr=1e-5", "policy.vit.depth=2"])
-    assert (cfg.lr, cfg.init_from) == (1e-5, str(pack / "init"))
+        config_from_pack(pack, ["paraphrase_set=default"])  # paraphrases: instructions never embedded
+    cfg = config_from_pack(pack, ["lr=1e-5", "policy.vit.depth=2", "relabels=false"])  # fewer: fine
+    assert (cfg.lr, cfg.relabels, cfg.init_from) == (1e-5, False, str(pack / "init"))
 
 
 def test_opencv_decodes_the_frames_pyav_does_where_pyav_is_missing():
