@@ -2,12 +2,12 @@
 
 The sentence encoder knows little of colour names (MiniLM puts 6 of 18 shade names nearest their own
 colour), and the instruction reader learns only the colour words it is fit on. People's colour words
-come from a survey instead: 949 names with their sRGB values (tasks/colour_names.tsv, Randall Munroe's
-colour survey, CC0). A name is read as the suite colour nearest it in OKLab (lightness counting a
-quarter); when the two nearest are nearly as near as each other, it is not read at all: the caller asks
-which one was meant.
+come from lists of names with their sRGB values instead: a survey's 949 (tasks/colour_names.tsv, Randall
+Munroe's colour survey, CC0), then 4,416 more (tasks/colour_names_more.tsv, color-names, MIT). A name is
+read as the suite colour nearest it in OKLab (lightness counting a quarter); when the two nearest are
+nearly as near as each other, it is not read at all: the caller asks which one was meant.
 
-A survey name counts as a colour word only where it can be one: before another word that is not a
+A name counts as a colour word only where it can be one: before another word that is not a
 preposition or an article, and not right after another colour ("the red brick" is a brick; "the brick
 red cube" is red).
 """
@@ -25,9 +25,15 @@ _FOLLOWERS = """a an the in into on onto to toward towards of at by from with ne
 down over under top side and or then please it its this that inside off behind above below between
 against atop across around now quickly slowly carefully gently again back away there here is"""
 _THINGS = """brick wine tea sea sky ice sand stone steel silver mud dirt dust ocean grass leaf earth clay
-cement charcoal chocolate coffee butter straw wheat pine swamp slate forest dark pale"""
+cement charcoal chocolate coffee butter straw wheat pine swamp slate forest dark pale metal metallic rubber
+hot cool lucky sour spicy vintage"""
 NOT_A_NOUN = set(_FOLLOWERS.split())  # words a colour word is never followed by
-NOT_A_COLOUR = set(_THINGS.split())  # survey names that are things or materials first ("a tea cup")
+NOT_A_COLOUR = set(
+    _THINGS.split()
+)  # names that are things, materials or other adjectives first ("a tea cup")
+# People's colour names, most trusted first: the survey (949 names), then color-names' curated list (4,416
+# more: vermilion, cardinal, clementine, ...).
+NAME_FILES = ("colour_names.tsv", "colour_names_more.tsv")
 LIGHTNESS_WEIGHT = 0.25  # a colour's family is its hue and chroma more than its lightness (navy is blue)
 
 
@@ -54,13 +60,13 @@ def oklab(rgb: np.ndarray) -> np.ndarray:
 
 @cache
 def survey() -> dict[str, np.ndarray]:
-    """name -> sRGB in [0, 1], from tasks/colour_names.tsv."""
-    text = (resources.files("tasks") / "colour_names.tsv").read_text()
-    names = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, hex_ = line.split("\t")
-            names[name] = np.array([int(hex_[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+    """name -> sRGB in [0, 1], from NAME_FILES (an earlier file's value of a name stands)."""
+    names: dict[str, np.ndarray] = {}
+    for file in NAME_FILES:
+        for line in (resources.files("tasks") / file).read_text().splitlines():
+            if line and not line.startswith("#"):
+                name, hex_ = line.split("\t")
+                names.setdefault(name, np.array([int(hex_[i : i + 2], 16) / 255 for i in (1, 3, 5)]))
     return names
 
 
