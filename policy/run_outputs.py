@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from contextlib import nullcontext
 from pathlib import Path
@@ -59,6 +60,11 @@ def save_checkpoint(
     write_atomically(path / "train_state.pt", lambda tmp: torch.save(saved, tmp))
 
 
+def shown(value: float | None, spec: str) -> str:
+    """A figure for the summary, or "-" where a run too short to log one has none."""
+    return "-" if value is None or math.isnan(value) else format(value, spec)
+
+
 def summary_table(state: dict, final: Path) -> Table:
     table = Table(title=f"training done -> {final}")
     table.add_column("measure")
@@ -68,10 +74,10 @@ def summary_table(state: dict, final: Path) -> Table:
         ("samples seen", f"{state['samples']:,}"),
         ("global batch", f"{state.get('global_batch', '-')}"),
         ("training time", f"{state['seconds'] / 60:.1f} min"),
-        ("last train loss", f"{state.get('last_loss', float('nan')):.4f}"),
-        ("validation loss", f"{state.get('val_loss', float('nan')):.4f}"),
-        ("samples/s (last window)", f"{state.get('samples_per_s', 0):.0f}"),
-        ("data-wait share of step time", f"{state.get('data_wait_fraction', 0):.1%}"),
+        ("last train loss", shown(state.get("last_loss"), ".4f")),
+        ("validation loss", shown(state.get("val_loss"), ".4f")),
+        ("samples/s (last window)", shown(state.get("samples_per_s"), ".0f")),
+        ("data-wait share of step time", shown(state.get("data_wait_fraction"), ".1%")),
     ]
     if "allreduce_ms" in state:  # data-parallel workers: DDP's timing of the gradient all-reduce
         rows.append(("gradient all-reduce per step", f"{state['allreduce_ms']:.1f} ms"))
