@@ -133,8 +133,10 @@ def write_subset(reader: DatasetReader, count: int, out: Path) -> None:
         if kept.num_rows:
             (out / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(kept, out / path.relative_to(src))
-    for path in (src / "meta").glob("*"):
-        if path.is_file() and path.name not in ("info.json", "labels.parquet"):
+    for path in (src / "meta").glob(
+        "*"
+    ):  # not collection.json: the source's collection job, not this subset's
+        if path.is_file() and path.name not in ("info.json", "labels.parquet", "collection.json"):
             shutil.copyfile(path, out / "meta" / path.name)
     if (src / "meta" / "labels.parquet").is_file():
         labels = pq.read_table(src / "meta" / "labels.parquet")
