@@ -133,9 +133,8 @@ def write_subset(reader: DatasetReader, count: int, out: Path) -> None:
         if kept.num_rows:
             (out / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(kept, out / path.relative_to(src))
-    for path in (src / "meta").glob(
-        "*"
-    ):  # not collection.json: the source's collection job, not this subset's
+    # not collection.json: it describes the source's collection job, not this subset
+    for path in (src / "meta").glob("*"):
         if path.is_file() and path.name not in ("info.json", "labels.parquet", "collection.json"):
             shutil.copyfile(path, out / "meta" / path.name)
     if (src / "meta" / "labels.parquet").is_file():
