@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
 import torch.nn.functional as F
 
 from policy import Policy
@@ -34,14 +33,9 @@ class InstructionReading:
 
     def __init__(self, policy: Policy, suite: TaskSuite) -> None:
         self.policy, self.suite = policy, suite
-        self._targets: torch.Tensor | None = None
-
-    @property
-    def targets(self) -> torch.Tensor:
-        """(tasks, D): per task of the grid, the unit mean of the suite's phrasings' sentence vectors."""
-        if self._targets is None:
-            self._targets = suite_vectors(self.policy.encoder, self.suite, self.suite.grid)
-        return self._targets
+        # (tasks, D): per task of the grid, the unit mean of the suite's phrasings' sentence vectors;
+        # made here, not at the first instruction, which would then wait for the encoder
+        self.targets = suite_vectors(policy.encoder, suite, suite.grid)
 
     def read(self, text: str) -> Reading:
         """The task `text` is read as, or the question to ask."""

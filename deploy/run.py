@@ -109,7 +109,6 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
     reading = None
     if policy.config.encoder != "onehot":  # task ids need no reading
         reading = InstructionReading(policy, TaskSuite.load(policy.config.suite))
-        reading.targets  # noqa: B018  (the tasks' vectors now, not at the first instruction)
     done = cfg.hold_when_done
     return RobotSession(safe, loop, view_hz, cfg.record, hold_when_done=done, reading=reading), policy
 

@@ -187,9 +187,9 @@ class SentenceEncoder(TextEncoder):
 
 class PrecomputedEncoder(TextEncoder):
     """The vectors a sentence encoder gave a fixed set of texts, computed where it is installed and
-    read where it is not (`policy/pack.py`): stored as float16 (a vector differs from the encoder's by
-    under 1e-4 per component, see docs/training.md#training-on-a-gpu-machine), and a text not among
-    them is refused rather than guessed."""
+    read where it is not (`policy/pack.py`, docs/training.md): stored as float16 (a vector differs from
+    the encoder's by under 1e-4 per component), and a text not among them is refused rather than
+    guessed."""
 
     def __init__(self, path: str | Path, name: str) -> None:
         self.path = Path(path)

@@ -114,34 +114,35 @@ def episodes_that_fit(
     return count
 
 
+def copy_first_episodes(src: Path, dst: Path, count: int, keep_empty: bool = True) -> None:
+    """The parquet table at `src` into `dst`, only its rows of episodes below `count` (none: no file,
+    unless `keep_empty`)."""
+    table = pq.read_table(src)
+    kept = table.filter(pc.less(table["episode_index"], count))
+    if kept.num_rows or keep_empty:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(kept, dst)
+
+
 def write_subset(reader: DatasetReader, count: int, out: Path) -> None:
     """A LeRobot v3 dataset at `out` holding the first `count` episodes of `reader`'s."""
     src = reader.root
     data_files = {reader.data_file(i) for i in range(count)}
     for relative in sorted({f for i in range(count) for f in episode_files(reader, i)}):
-        (out / relative).parent.mkdir(parents=True, exist_ok=True)
-        if (
-            relative in data_files
-        ):  # a file shared with later episodes keeps only these (LeRobot reads all rows)
-            table = pq.read_table(src / relative)
-            pq.write_table(table.filter(pc.less(table["episode_index"], count)), out / relative)
+        # a data file shared with later episodes keeps only these rows (LeRobot reads every row)
+        if relative in data_files:
+            copy_first_episodes(src / relative, out / relative, count)
         else:  # videos whole: an episode's from_timestamp still finds it
+            (out / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(src / relative, out / relative)
     for path in episode_meta_files(src):
-        table = pq.read_table(path)
-        kept = table.filter(pc.less(table["episode_index"], count))
-        if kept.num_rows:
-            (out / path.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
-            pq.write_table(kept, out / path.relative_to(src))
+        copy_first_episodes(path, out / path.relative_to(src), count, keep_empty=False)
     # not collection.json: it describes the source's collection job, not this subset
     for path in (src / "meta").glob("*"):
         if path.is_file() and path.name not in ("info.json", "labels.parquet", "collection.json"):
             shutil.copyfile(path, out / "meta" / path.name)
     if (src / "meta" / "labels.parquet").is_file():
-        labels = pq.read_table(src / "meta" / "labels.parquet")
-        pq.write_table(
-            labels.filter(pc.less(labels["episode_index"], count)), out / "meta" / "labels.parquet"
-        )
+        copy_first_episodes(src / "meta" / "labels.parquet", out / "meta" / "labels.parquet", count)
     info = json.loads((src / "meta" / "info.json").read_text())
     frames = sum(int(reader.episodes[i]["length"]) for i in range(count))
     info |= {"total_episodes": count, "total_frames": frames, "splits": {"train": f"0:{count}"}}
@@ -241,22 +242,24 @@ def write_pack(cfg: PackConfig, partial: Path) -> dict:
             "init_from": "init" if init is not None else None,
         },
         "mib": {
-            part: folder_mib(partial / part)
-            for part in ("dataset", "wheels", "init")
+            part: mib(partial / part)
+            for part in ("dataset", "wheels", "init", "embeddings.npz")
             if (partial / part).exists()
-        }
-        | {"embeddings.npz": round((partial / "embeddings.npz").stat().st_size / MIB, 2)},
+        },
     }
-    manifest["mib"]["total"] = folder_mib(partial)
+    manifest["mib"]["total"] = mib(partial)
     (partial / "pack.json").write_text(json.dumps(manifest, indent=2))
     return manifest
 
 
 def bytes_in(path: Path) -> int:
+    """The size of a file, or of every file in a folder."""
+    if path.is_file():
+        return path.stat().st_size
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
 
 
-def folder_mib(path: Path) -> float:
+def mib(path: Path) -> float:
     return round(bytes_in(path) / MIB, 2)
 
 

@@ -116,8 +116,6 @@ class PolicyConfig:
 def make_encoder(config: PolicyConfig) -> TextEncoder:
     """The instruction encoder a config names: one-hot over its suite's tasks, or a sentence encoder."""
     if config.encoder == "onehot":
-        from tasks.suite import TaskSuite
-
         return OneHotTaskEncoder(config.onehot_tasks, TaskSuite.load(config.suite))
     if os.environ.get(EMBEDDINGS_ENV):  # vectors computed elsewhere (a pack on a machine without weights)
         return PrecomputedEncoder(os.environ[EMBEDDINGS_ENV], config.encoder)

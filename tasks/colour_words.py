@@ -28,9 +28,8 @@ _THINGS = """brick wine tea sea sky ice sand stone steel silver mud dirt dust oc
 cement charcoal chocolate coffee butter straw wheat pine swamp slate forest dark pale metal metallic rubber
 hot cool lucky sour spicy vintage"""
 NOT_A_NOUN = set(_FOLLOWERS.split())  # words a colour word is never followed by
-NOT_A_COLOUR = set(
-    _THINGS.split()
-)  # names that are things, materials or other adjectives first ("a tea cup")
+# names that are things, materials or other adjectives first ("a tea cup")
+NOT_A_COLOUR = set(_THINGS.split())
 # People's colour names, most trusted first: the survey (949 names), then color-names' curated list (4,416
 # more: vermilion, cardinal, clementine, ...).
 NAME_FILES = ("colour_names.tsv", "colour_names_more.tsv")
@@ -59,7 +58,7 @@ def oklab(rgb: np.ndarray) -> np.ndarray:
 
 
 @cache
-def survey() -> dict[str, np.ndarray]:
+def colour_names() -> dict[str, np.ndarray]:
     """name -> sRGB in [0, 1], from NAME_FILES (an earlier file's value of a name stands)."""
     names: dict[str, np.ndarray] = {}
     for file in NAME_FILES:
@@ -93,10 +92,10 @@ class ColourWords:
     def __init__(self, colours: dict[str, list[float]]) -> None:
         self.colours = list(colours)
         self.labs = oklab(np.array([colours[c] for c in self.colours]))
-        self.names = survey()
+        self.names = colour_names()
 
     def nearest(self, name: str) -> tuple[str, str, float]:
-        """The two suite colours nearest a survey name, and the ratio of their distances (1: a tie)."""
+        """The two suite colours nearest a colour name, and the ratio of their distances (1: a tie)."""
         weights = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])
         d = np.linalg.norm((self.labs - oklab(self.names[name])) * weights, axis=-1)
         if len(d) < 2:  # a suite of one colour: nothing to choose between
@@ -129,7 +128,7 @@ class ColourWords:
         return out
 
     def _colour_at(self, words: list[str], i: int, after_colour: bool) -> tuple[int, str] | None:
-        """(words spanned, survey name) of a colour word other than the suite's starting at `i`."""
+        """(words spanned, colour name) of a colour word other than the suite's starting at `i`."""
         if after_colour or words[i].lower().strip(",.") in self.colours:  # a suite colour: the reader's
             return None
         for span in (3, 2, 1):
