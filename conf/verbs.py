@@ -60,6 +60,11 @@ VERBS: dict[str, Verb] = {
         "fit a checkpoint's instruction reader for words it never heard (text only)",
         schema="policy.fit_reader:FitReaderConfig",
     ),
+    "interpolate": Verb(
+        "policy.interpolate:main",
+        "move a fine-tune's weights part way back to its starting policy's (keeps old skills)",
+        schema="policy.interpolate:InterpolateConfig",
+    ),
     "pack": Verb(
         "policy.pack:main",
         "episodes, sentence vectors and wheels for training on a machine without the rest",

@@ -3,8 +3,8 @@
 The policy hears an instruction as a vector (`Policy.embed`: colour words said as its suite's colours,
 then through its instruction reader when it has one); each task of the suite has the vector of the
 suite's own phrasings of it (their unit mean, the reader's target). One of the suite's own phrasings is
-read as its task; any other instruction as the task whose vector is nearest. A colour word that lies
-between two of the suite's colours (`tasks.colour_words`: "brown" between orange and red) is not
+read as its task; any other instruction as the task whose vector is nearest. A colour word that
+the suite cannot place (`tasks.colour_words`: "brown" is no suite colour; orange or red?) is not
 guessed: the operator is asked "which block: orange or red?" and nothing starts.
 """
 

@@ -3,9 +3,12 @@
 The sentence encoder knows little of colour names (MiniLM puts 6 of 18 shade names nearest their own
 colour), and the instruction reader learns only the colour words it is fit on. People's colour words
 come from lists of names with their sRGB values instead: a survey's 949 (tasks/colour_names.tsv, Randall
-Munroe's colour survey, CC0), then 4,416 more (tasks/colour_names_more.tsv, color-names, MIT). A name is
-read as the suite colour nearest it in OKLab (lightness counting a quarter); when the two nearest are
-nearly as near as each other, it is not read at all: the caller asks which one was meant.
+Munroe's colour survey, CC0), then 4,416 more (tasks/colour_names_more.tsv, color-names, MIT). Where
+people drew the line between two colours comes from the same lists: a name whose last word is a colour
+("forest green", "hot pink") says which colour its sRGB belongs to. A name is read as the colour most
+of its nearest such examples carry (in OKLab, lightness counting a quarter); when that colour is not
+one of the suite's ("pink" without a pink object) or too few of them agree, it is not read at all: the
+caller asks which of the suite's colours was meant.
 
 A name counts as a colour word only where it can be one: before another word that is not a
 preposition or an article, and not right after another colour ("the red brick" is a brick; "the brick
@@ -14,13 +17,33 @@ red cube" is red).
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
 import numpy as np
 
-UNSURE = 0.8  # nearest / second-nearest suite colour distance above this: ask which
+NEIGHBOURS = 9  # named examples that vote on a colour name's colour
+AGREE = 0.6  # the share of them that must name the same colour for it to be read (else: ask which)
+# the colours people name (Berlin and Kay's basic terms) besides the suite's: examples of these keep
+# "pink" or "grey" from being read as whichever suite colour lies nearest
+BASIC_COLOURS = (
+    "red",
+    "orange",
+    "yellow",
+    "green",
+    "blue",
+    "purple",
+    "pink",
+    "brown",
+    "grey",
+    "black",
+    "white",
+)
+SPELLINGS = {"gray": "grey"}  # one family, two spellings
+UNSURE = 0.8  # between two suite colours of one family: nearest / second-nearest distance above this asks
 _FOLLOWERS = """a an the in into on onto to toward towards of at by from with near beside next left right up
 down over under top side and or then please it its this that inside off behind above below between
 against atop across around now quickly slowly carefully gently again back away there here is"""
@@ -34,6 +57,7 @@ NOT_A_COLOUR = set(_THINGS.split())
 # more: vermilion, cardinal, clementine, ...).
 NAME_FILES = ("colour_names.tsv", "colour_names_more.tsv")
 LIGHTNESS_WEIGHT = 0.25  # a colour's family is its hue and chroma more than its lightness (navy is blue)
+WEIGHTS = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])  # on OKLab's (L, a, b)
 
 
 def oklab(rgb: np.ndarray) -> np.ndarray:
@@ -69,6 +93,27 @@ def colour_names() -> dict[str, np.ndarray]:
     return names
 
 
+def leans_to(word: str, family: str) -> bool:
+    """ "reddish", "bluey", "purplish", "orangey" lean to their colour; "blush" and "tangerine" do not."""
+    stem = family.removesuffix("e")
+    return re.fullmatch(rf"(?:{family}|{stem})(?:ish|dish|y|ey)?", word) is not None
+
+
+@cache
+def examples_of(families: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+    """People's names that say their colour, as OKLab examples of it: a name of two or more words whose
+    last word is one of `families` and whose other words name or lean to none ("forest green": green;
+    not "blue green" nor "greenish blue")."""
+    labs, family = [], []
+    for name, rgb in colour_names().items():
+        *before, last = name.split()
+        last = SPELLINGS.get(last, last)
+        if before and last in families and not any(leans_to(w, f) for w in before for f in families):
+            labs.append(oklab(rgb))
+            family.append(last)
+    return np.array(labs).reshape(-1, 3), tuple(family)
+
+
 @dataclass
 class Rewritten:
     """An instruction with its colour words said as the suite's colours."""
@@ -83,7 +128,7 @@ class Rewritten:
         if not self.unsure:
             return None
         _, colour, other, noun = self.unsure[0]
-        return f"which {noun or 'one'}: {colour} or {other}?"
+        return f"which {noun or 'one'}: {' or '.join(dict.fromkeys([colour, other]))}?"
 
 
 class ColourWords:
@@ -91,17 +136,48 @@ class ColourWords:
 
     def __init__(self, colours: dict[str, list[float]]) -> None:
         self.colours = list(colours)
-        self.labs = oklab(np.array([colours[c] for c in self.colours]))
+        self.labs = oklab(np.array([colours[c] for c in self.colours])) * WEIGHTS
         self.names = colour_names()
+        examples, family = examples_of(tuple(dict.fromkeys([*self.colours, *BASIC_COLOURS])))
+        self.examples, self.family = examples * WEIGHTS, np.array(family)
+        # the family each suite colour belongs to: its own name, and the vote at its RGB ("maroon": red)
+        self.families = {c: {c, self.vote(lab)[0]} for c, lab in zip(self.colours, self.labs, strict=True)}
 
-    def nearest(self, name: str) -> tuple[str, str, float]:
-        """The two suite colours nearest a colour name, and the ratio of their distances (1: a tie)."""
-        weights = np.array([LIGHTNESS_WEIGHT, 1.0, 1.0])
-        d = np.linalg.norm((self.labs - oklab(self.names[name])) * weights, axis=-1)
-        if len(d) < 2:  # a suite of one colour: nothing to choose between
-            return self.colours[0], self.colours[0], 0.0
-        first, second = np.argsort(d)[:2]
-        return self.colours[first], self.colours[second], float(d[first] / max(d[second], 1e-9))
+    def vote(
+        self, lab: np.ndarray, k: int = NEIGHBOURS, skip: int | None = None
+    ) -> tuple[str, float, Counter]:
+        """The colour most of the k named examples nearest `lab` (weighted OKLab) carry, the share that
+        do, and every colour's votes; example `skip` left out (to measure the vote on the examples)."""
+        d = np.linalg.norm(self.examples - lab, axis=-1)
+        if skip is not None:
+            d[skip] = np.inf
+        votes = Counter(self.family[np.argsort(d)[:k]].tolist())
+        family, count = votes.most_common(1)[0]
+        return family, count / k, votes
+
+    def place(
+        self, lab: np.ndarray, k: int = NEIGHBOURS, agree: float = AGREE, skip: int | None = None
+    ) -> tuple[str | None, tuple[str, str] | None]:
+        """The suite colour `lab` (weighted OKLab) is read as, or None and the two to ask between: the
+        family the examples vote for, when enough agree, and its suite colour nearest `lab` (when two
+        are, and nearly as near: a question)."""
+        family, share, votes = self.vote(lab, k, skip)
+        distance = dict(zip(self.colours, np.linalg.norm(self.labs - lab, axis=-1), strict=True))
+        ours = sorted((c for c in self.colours if family in self.families[c]), key=distance.get)
+        if share >= agree and len(ours) == 1:
+            return ours[0], None
+        if share >= agree and len(ours) > 1:
+            first, second = ours[:2]
+            if distance[first] / max(distance[second], 1e-9) <= UNSURE:
+                return first, None
+            return None, (first, second)
+        said = {c: max(votes[f] for f in self.families[c]) for c in self.colours}
+        ranked = sorted(self.colours, key=lambda c: (-said[c], distance[c]))
+        return None, (ranked[0], ranked[1 % len(ranked)])
+
+    def nearest(self, name: str) -> tuple[str | None, tuple[str, str] | None]:
+        """The suite colour a colour name is read as, or None and the two to ask between."""
+        return self.place(oklab(self.names[name]) * WEIGHTS)
 
     def rewrite(self, text: str) -> Rewritten:
         """`text` with each colour word it uses replaced by the suite colour it names (unsure ones kept)."""
@@ -116,9 +192,9 @@ class ColourWords:
                 continue
             span, name = match
             said = " ".join(words[i : i + span])
-            colour, other, ratio = self.nearest(name)
-            if ratio > UNSURE:
-                out.unsure.append((said, colour, other, words[i + span].strip(",.?!")))
+            colour, between = self.nearest(name)
+            if colour is None:
+                out.unsure.append((said, *between, words[i + span].strip(",.?!")))
                 kept.append(said)
             else:
                 out.read.append((said, colour))

@@ -31,9 +31,24 @@ def test_colour_words_are_said_as_the_suites_colours(colours, said, heard):
     assert colours.rewrite(said).text == heard
 
 
-def test_a_colour_between_two_of_the_suites_is_a_question(colours):
+def test_a_colour_the_suite_cannot_place_is_a_question(colours):
     rewritten = colours.rewrite("pick up the brown cube")
     assert rewritten.question == "which cube: orange or red?" and rewritten.text == "pick up the brown cube"
+
+
+def test_a_colour_the_suite_lacks_is_a_question_not_its_nearest_colour(colours):
+    """People call these pink, not red or purple (the examples' vote), and the suite has no pink object."""
+    for said in ("pink", "hot pink"):
+        rewritten = colours.rewrite(f"pick up the {said} block")
+        assert rewritten.read == [] and rewritten.question == "which block: red or purple?", said
+
+
+def test_a_colour_added_beside_one_of_its_family_takes_the_names_nearer_it(suite):
+    """A suite "maroon" is in red's family: dark reds are read as it, bright ones as red."""
+    colours = ColourWords({**suite.config.colours, "maroon": [0.5, 0.0, 0.0]})
+    assert colours.families["maroon"] == {"maroon", "red"}
+    said = colours.rewrite("put the burgundy cube by the scarlet cube and the navy cube")
+    assert said.text == "put the maroon cube by the red cube and the blue cube" and said.question is None
 
 
 @pytest.fixture(scope="module")
