@@ -224,7 +224,7 @@ class Policy(nn.Module):
     def colour_words(self) -> ColourWords:
         """Other words for the colours of the suite its reader reads (the policy's suite without one)."""
         suite = self.config.reader.suite if self.config.reader and self.config.reader.suite else None
-        return ColourWords(TaskSuite.load(suite or self.config.suite).config.colours)
+        return ColourWords.of_suite(TaskSuite.load(suite or self.config.suite).config)
 
     def set_reader(self, reader: InstructionReader | None, config: ReaderConfig | None) -> None:
         """Read instructions through `reader` (None: the plain sentence vector; fine-tuning drops it, as it

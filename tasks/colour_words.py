@@ -134,14 +134,23 @@ class Rewritten:
 class ColourWords:
     """Reads colour words as the colours of a suite (name -> sRGB in [0, 1])."""
 
-    def __init__(self, colours: dict[str, list[float]]) -> None:
+    def __init__(self, colours: dict[str, list[float]], kinds: dict[str, list[str]] | None = None) -> None:
         self.colours = list(colours)
+        self.kinds = kinds or {}  # a word for an object -> the colours it comes in (what can be meant)
         self.labs = oklab(np.array([colours[c] for c in self.colours])) * WEIGHTS
         self.names = colour_names()
         examples, family = examples_of(tuple(dict.fromkeys([*self.colours, *BASIC_COLOURS])))
         self.examples, self.family = examples * WEIGHTS, np.array(family)
         # the family each suite colour belongs to: its own name, and the vote at its RGB ("maroon": red)
         self.families = {c: {c, self.vote(lab)[0]} for c, lab in zip(self.colours, self.labs, strict=True)}
+
+    @classmethod
+    def of_suite(cls, config) -> ColourWords:
+        """For a suite's config (tasks.suite.SuiteConfig): its colours, and those each object comes in."""
+        kinds = {
+            w: kind.colours for kind in config.objects.values() for words in kind.words for w in words.split()
+        }
+        return cls(config.colours, kinds)
 
     def vote(
         self, lab: np.ndarray, k: int = NEIGHBOURS, skip: int | None = None
@@ -156,14 +165,20 @@ class ColourWords:
         return family, count / k, votes
 
     def place(
-        self, lab: np.ndarray, k: int = NEIGHBOURS, agree: float = AGREE, skip: int | None = None
+        self,
+        lab: np.ndarray,
+        k: int = NEIGHBOURS,
+        agree: float = AGREE,
+        skip: int | None = None,
+        noun: str = "",
     ) -> tuple[str | None, tuple[str, str] | None]:
         """The suite colour `lab` (weighted OKLab) is read as, or None and the two to ask between: the
         family the examples vote for, when enough agree, and its suite colour nearest `lab` (when two
-        are, and nearly as near: a question)."""
+        are, and nearly as near: a question); only colours the object named by `noun` comes in."""
         family, share, votes = self.vote(lab, k, skip)
         distance = dict(zip(self.colours, np.linalg.norm(self.labs - lab, axis=-1), strict=True))
-        ours = sorted((c for c in self.colours if family in self.families[c]), key=distance.get)
+        could = self.kinds.get(noun.lower(), self.colours)
+        ours = sorted((c for c in could if family in self.families[c]), key=distance.get)
         if share >= agree and len(ours) == 1:
             return ours[0], None
         if share >= agree and len(ours) > 1:
@@ -171,13 +186,14 @@ class ColourWords:
             if distance[first] / max(distance[second], 1e-9) <= UNSURE:
                 return first, None
             return None, (first, second)
-        said = {c: max(votes[f] for f in self.families[c]) for c in self.colours}
-        ranked = sorted(self.colours, key=lambda c: (-said[c], distance[c]))
+        said = {c: max(votes[f] for f in self.families[c]) for c in could}
+        ranked = sorted(could, key=lambda c: (-said[c], distance[c]))
         return None, (ranked[0], ranked[1 % len(ranked)])
 
-    def nearest(self, name: str) -> tuple[str | None, tuple[str, str] | None]:
-        """The suite colour a colour name is read as, or None and the two to ask between."""
-        return self.place(oklab(self.names[name]) * WEIGHTS)
+    def nearest(self, name: str, noun: str = "") -> tuple[str | None, tuple[str, str] | None]:
+        """The suite colour a colour name said before `noun` is read as, or None and the two to ask
+        between."""
+        return self.place(oklab(self.names[name]) * WEIGHTS, noun=noun)
 
     def rewrite(self, text: str) -> Rewritten:
         """`text` with each colour word it uses replaced by the suite colour it names (unsure ones kept)."""
@@ -192,9 +208,10 @@ class ColourWords:
                 continue
             span, name = match
             said = " ".join(words[i : i + span])
-            colour, between = self.nearest(name)
+            noun = words[i + span].strip(",.?!")
+            colour, between = self.nearest(name, noun)
             if colour is None:
-                out.unsure.append((said, *between, words[i + span].strip(",.?!")))
+                out.unsure.append((said, *between, noun))
                 kept.append(said)
             else:
                 out.read.append((said, colour))

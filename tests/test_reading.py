@@ -12,7 +12,7 @@ from tasks.colour_words import ColourWords
 
 @pytest.fixture(scope="module")
 def colours(suite) -> ColourWords:
-    return ColourWords(suite.config.colours)
+    return ColourWords.of_suite(suite.config)
 
 
 @pytest.mark.parametrize(
@@ -41,6 +41,8 @@ def test_a_colour_the_suite_lacks_is_a_question_not_its_nearest_colour(colours):
     for said in ("pink", "hot pink"):
         rewritten = colours.rewrite(f"pick up the {said} block")
         assert rewritten.read == [] and rewritten.question == "which block: red or purple?", said
+    # the question offers only the colours the object comes in (ducks: yellow, orange, blue)
+    assert colours.rewrite("pick up the pink duck").question == "which duck: orange or yellow?"
 
 
 def test_a_colour_added_beside_one_of_its_family_takes_the_names_nearer_it(suite):
