@@ -74,13 +74,11 @@ def interpolate(base: Policy, tuned: Policy, weight: float) -> Policy:
     return tuned
 
 
-def load(path: str, role: str, tuned: str) -> Policy:
-    """A checkpoint named on the command line, or a one-line error saying which and why."""
+def base_policy(path: str, tuned: str) -> Policy:
+    """The checkpoint `tuned` is blended with, or a one-line error saying whose base is missing."""
     try:
         return Policy.from_pretrained(path)
     except FileNotFoundError:
-        if role == "tuned":
-            raise
         raise FileNotFoundError(
             f"{tuned} was fine-tuned from {path}, which is not a policy checkpoint here: give base=PATH"
         ) from None
@@ -92,7 +90,7 @@ def main(cfg) -> None:
     if not config.tuned or not config.output_dir:
         raise ValueError("bcz interpolate needs tuned=PATH (a fine-tuned policy) and output_dir=PATH")
     check_weight(config.weight)  # before minutes of loading
-    tuned = load(config.tuned, "tuned", config.tuned)
+    tuned = Policy.from_pretrained(config.tuned)
     base_path = config.base or tuned.meta.get("init_from")
     if not base_path:
         raise ValueError(f"{config.tuned} records no init_from (it was not fine-tuned): give base=PATH")
@@ -101,7 +99,7 @@ def main(cfg) -> None:
         raise ValueError(
             f"output_dir={config.output_dir} would overwrite a checkpoint it blends: give a new one"
         )
-    blend = interpolate(load(base_path, "base", config.tuned), tuned, config.weight)
+    blend = interpolate(base_policy(base_path, config.tuned), tuned, config.weight)
     record = {"base": str(base_path), "tuned": config.tuned, "weight": config.weight}
     # the fine-tune's own record (init_from, dataset, steps) stays: the blend is of that run
     meta = {k: v for k, v in tuned.meta.items() if k not in ("format", "cond_dim", "policy")}

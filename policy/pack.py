@@ -267,8 +267,8 @@ def report(manifest: dict, out: Path, console: Console) -> None:
     table = Table(title=f"pack {out}")
     table.add_column("part")
     table.add_column("MiB", justify="right")
-    for part, mib in manifest["mib"].items():
-        table.add_row(part, f"{mib:.2f}")
+    for part, size in manifest["mib"].items():
+        table.add_row(part, f"{size:.2f}")
     console.print(table)
     console.print(
         f"{manifest['episodes']} of {manifest['of_episodes']} episodes ({manifest['frames']} frames), "

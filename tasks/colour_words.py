@@ -22,8 +22,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tasks.suite import SuiteConfig
 
 NEIGHBOURS = 9  # named examples that vote on a colour name's colour
 AGREE = 0.6  # the share of them that must name the same colour for it to be read (else: ask which)
@@ -145,7 +149,7 @@ class ColourWords:
         self.families = {c: {c, self.vote(lab)[0]} for c, lab in zip(self.colours, self.labs, strict=True)}
 
     @classmethod
-    def of_suite(cls, config) -> ColourWords:
+    def of_suite(cls, config: SuiteConfig) -> ColourWords:
         """For a suite's config (tasks.suite.SuiteConfig): its colours, and those each object comes in."""
         kinds = {
             w: kind.colours for kind in config.objects.values() for words in kind.words for w in words.split()
