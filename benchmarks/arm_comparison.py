@@ -126,6 +126,7 @@ def dagger_arms(args, rung: Rung, demos: Path, runs: Path, console: Console) -> 
     if not done(control):
         cmd = [*BCZ, "finetune", f"dataset={demos}", f"output_dir={control}", f"init_from={base}"]
         cmd += [f"max_minutes={args.dagger_minutes}", "rollouts.every_minutes=0", "threads=1"]
+        cmd += ["replay.episodes=0"]  # the demos alone, as the DAgger arm's mix
         jobs.append((cmd, control / "train.log"))
     run_together(jobs, console)
     start = json.loads((base / "config.json").read_text())  # fine-tunes count on from here

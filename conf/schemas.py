@@ -12,5 +12,4 @@ def register() -> None:
 
     cs = ConfigStore.instance()
     for name in VERBS:
-        if name != "finetune":  # conf/finetune.yaml builds on train_schema
-            cs.store(name=f"{name}_schema", node=schema_of(name))
+        cs.store(name=f"{name}_schema", node=schema_of(name))

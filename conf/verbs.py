@@ -51,9 +51,9 @@ VERBS: dict[str, Verb] = {
         schema="policy.train:TrainConfig",
     ),
     "finetune": Verb(
-        "evaluation.training:finetune",
-        "continue training a checkpoint on new tasks, optionally mixing old data",
-        schema="policy.train:TrainConfig",
+        "evaluation.finetune:main",
+        "teach a checkpoint new tasks; its old ones replayed in the simulator so it keeps them",
+        schema="evaluation.finetune:FinetuneConfig",
     ),
     "fit-reader": Verb(
         "policy.fit_reader:main",

@@ -1,4 +1,4 @@
-"""`bcz train` and `bcz finetune`: `policy.train.train`, judged every few minutes by success in the
+"""`bcz train`: `policy.train.train`, judged every few minutes by success in the
 simulator (`SimRollouts`), which training itself does not import."""
 
 from __future__ import annotations
@@ -18,12 +18,3 @@ def main(cfg) -> None:
     output_dir = Path(config.output_dir or HydraConfig.get().runtime.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     train(config, output_dir, rollouts=SimRollouts(config.rollouts))
-
-
-def finetune(cfg) -> None:
-    """Hydra entry point of `bcz finetune`: `bcz train` from the checkpoint `init_from`, which it requires."""
-    if not cfg.init_from:
-        raise ValueError(
-            "bcz finetune starts from a checkpoint: pass init_from=PATH (and dataset=NEW_DATASET)"
-        )
-    main(cfg)

@@ -50,6 +50,16 @@ def borrowed_reader(donor_path: str, policy: Policy) -> tuple[InstructionReader,
     return donor.reader, donor.config.reader, donor.meta.get("reader_fit", {}).get("nearest_task")
 
 
+def save_with_reader(
+    policy: Policy, reader: InstructionReader, config: ReaderConfig, output_dir: Path, fit: dict
+) -> None:
+    """Write `policy` with `reader` to `output_dir`, its run's records kept and how the reader came
+    (`fit`: from where, how long, how well it reads) under `reader_fit`."""
+    policy.set_reader(reader, config)
+    kept = {k: v for k, v in policy.meta.items() if k not in ("format", "cond_dim", "policy")}
+    policy.save_pretrained(output_dir, {**kept, "reader_fit": fit})
+
+
 def main(cfg) -> None:
     """`bcz fit-reader checkpoint=PATH output_dir=PATH`: the checkpoint, unchanged, plus a reader."""
     config: FitReaderConfig = OmegaConf.to_object(cfg)
@@ -71,12 +81,10 @@ def main(cfg) -> None:
         reader, config.reader, report = borrowed_reader(config.reader_from, policy)
     else:
         reader, report = fit_reader(policy.config.encoder, config.reader, console)
-    policy.set_reader(reader, config.reader)
-    kept = {k: v for k, v in policy.meta.items() if k not in ("format", "cond_dim", "policy")}
     fit = {"from": config.checkpoint, "seconds": round(time.monotonic() - start), "nearest_task": report}
     if config.reader_from:
         fit["reader_from"] = config.reader_from
-    policy.save_pretrained(Path(config.output_dir), {**kept, "reader_fit": fit})
+    save_with_reader(policy, reader, config.reader, Path(config.output_dir), fit)
     suite = TaskSuite.load(config.reader.suite)
     if report is not None:
         console.print(report_table(report, len(suite.tasks("train")) + len(suite.tasks("held_out"))))

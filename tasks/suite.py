@@ -106,15 +106,16 @@ class SuiteConfig:
 SPLITS = ("train", "held_out", "all")
 
 
+def suite_names() -> list[str]:
+    """The suites in conf/suites, by name, sorted."""
+    files = (resources.files("conf") / "suites").iterdir()
+    return sorted(f.name.removesuffix(".yaml") for f in files if f.name.endswith(".yaml"))
+
+
 def _read_suite(name: str, seen: tuple[str, ...] = ()) -> object:
     path = resources.files("conf") / "suites" / f"{name}.yaml"
     if not path.is_file():
-        valid = [
-            f.name.removesuffix(".yaml")
-            for f in (resources.files("conf") / "suites").iterdir()
-            if f.name.endswith(".yaml")
-        ]
-        raise UnknownTaskError(f"no suite named {name!r}; " + _choices("suites", valid))
+        raise UnknownTaskError(f"no suite named {name!r}; " + _choices("suites", suite_names()))
     cfg = OmegaConf.load(str(path))
     base = cfg.get("extends")
     if base:

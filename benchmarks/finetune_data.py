@@ -1,0 +1,102 @@
+"""How much data a new task needs: `bcz finetune` on N demonstrations per new task, the old suite beside.
+
+    python benchmarks/finetune_data.py --per-task 5 10 25 --steps 3000
+    python benchmarks/finetune_data.py --per-task 5 --steps 1000 --new-episodes 1   # a quick look
+
+For each N: N expert demonstrations of every new task (`bcz collect env.suite=SUITE tasks=PATTERN`,
+seed fixed), fine-tuned from the checkpoint for `--steps` steps with the old tasks replayed (`bcz
+finetune`'s replay, collected by the first run and mixed into every other), then `bcz eval` on the new
+tasks and on the old suite's train and held-out tasks, on the same seeded episodes for every N and for
+the checkpoint itself. Every step is skipped when its output exists, so an interrupted run resumes.
+Prints success against demonstrations and training minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from tasks.suite import TaskSuite
+
+BCZ = [sys.executable, "-m", "deploy.cli"]
+
+
+def run(cmd: list[str], log: Path, console: Console) -> None:
+    """A bcz command into its log; stops the benchmark, naming the log, when it fails."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    console.print(" ".join(cmd[3:]), markup=False)
+    with log.open("w") as out:
+        if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd[3:])} (see {log})")
+
+
+def evaluate(checkpoint: Path, out: Path, tasks: list[str], episodes: int, console: Console) -> dict:
+    """`bcz eval` of `checkpoint` (once; reused after), its eval.json."""
+    if not (out / "eval.json").is_file():
+        cmd = [*BCZ, "eval", f"checkpoint={checkpoint}", f"episodes_per_task={episodes}", "videos=0"]
+        run([*cmd, f"output_dir={out}", *tasks], out.with_suffix(".log"), console)
+    return json.loads((out / "eval.json").read_text())
+
+
+def success(summary: dict, split: str | None = None) -> str:
+    """Success over the episodes of `split` (all when None), with its count."""
+    outcomes = [e["success"] for e in summary["episodes_detail"] if split in (None, e["split"])]
+    return f"{sum(outcomes) / len(outcomes):.1%} ({len(outcomes)})" if outcomes else "-"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--checkpoint", default="policy/pretrained/default")
+    parser.add_argument("--suite", default="extended", help="the suite that holds the new tasks")
+    parser.add_argument("--tasks", default="*pink_block*", help="the new tasks (a glob over task ids)")
+    parser.add_argument("--per-task", type=int, nargs="+", default=[5, 10, 25])
+    parser.add_argument("--steps", type=int, default=3000, help="fine-tuning steps (batch 64)")
+    parser.add_argument("--replay", type=int, default=600, help="replayed old-task episodes")
+    parser.add_argument("--new-episodes", type=int, default=3, help="evaluation episodes per new task")
+    parser.add_argument("--old-episodes", type=int, default=2, help="evaluation episodes per old task")
+    parser.add_argument("--output-dir", default="runs/finetune_data")
+    args = parser.parse_args()
+
+    console, root = Console(), Path(args.output_dir)
+    new = [f"env.suite={args.suite}", f"tasks=[{args.tasks}]"]
+    rows = [("0 (the checkpoint)", "-", Path(args.checkpoint))]
+    replay: Path | None = None
+    matching = TaskSuite.load(args.suite).match([args.tasks])
+    for n in args.per_task:
+        data, out = root / f"data_{n}", root / f"ft_{n}"
+        if not (data / "meta" / "info.json").is_file():
+            cmd = [*BCZ, "collect", *new, f"episodes={n * len(matching)}", "seed=3000000", f"output={data}"]
+            run(cmd, root / f"collect_{n}.log", console)
+        final = out / "checkpoints" / "final"
+        if not (final / "config.json").is_file():
+            cmd = [*BCZ, "finetune", f"init_from={args.checkpoint}", f"dataset={data}", f"output_dir={out}"]
+            cmd += [f"max_steps={args.steps}", "max_minutes=null", "rollouts.every_minutes=0"]
+            cmd += [f"mix_dataset={replay}"] if replay else [f"replay.episodes={args.replay}"]
+            run(cmd, root / f"finetune_{n}.log", console)
+        replay = replay or out / "replay"
+        minutes = json.loads((final / "config.json").read_text())["train_minutes"]
+        rows.append((f"{n} ({n * len(matching)} episodes)", f"{minutes:.0f}", final))
+
+    table = Table(
+        title=f"bcz finetune on {args.tasks} ({args.suite}), {args.steps} steps, old tasks replayed"
+    )
+    for col in ("demonstrations per new task", "training minutes", "new tasks", "old train", "old held-out"):
+        table.add_column(col, justify="right")
+    for label, minutes, checkpoint in rows:
+        tag = checkpoint.parent.parent.name if checkpoint.name == "final" else "base"
+        fresh = evaluate(checkpoint, root / f"eval_new_{tag}", new, args.new_episodes, console)
+        old = evaluate(checkpoint, root / f"eval_old_{tag}", [], args.old_episodes, console)
+        table.add_row(label, minutes, success(fresh), success(old, "train"), success(old, "held_out"))
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
