@@ -33,6 +33,7 @@ from evaluation.chains import (
 )
 from sim.env import TabletopEnv
 from sim.expert import Phase, ScriptedExpert, Waypoint
+from sim.predicates import GRIPPER_CLOSED_BELOW
 from sim.skills.base import rise
 
 _worker: dict = {}
@@ -41,7 +42,7 @@ _worker: dict = {}
 def ready_then_policy(env: TabletopEnv, policy, home: tuple[np.ndarray, float]) -> Actor:
     """An actor that first takes the hand up and home (fingers kept), then hands over to the policy."""
     state = env.scene_state()
-    fingers = float(state.gripper_width < 0.07)
+    fingers = float(state.gripper_width < GRIPPER_CLOSED_BELOW)
     position, yaw = home
     expert = ScriptedExpert(
         [

@@ -15,32 +15,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from policy_ladder import BCZ, run
 from rich.console import Console
 from rich.table import Table
 
 from tasks.suite import TaskSuite
-
-BCZ = [sys.executable, "-m", "deploy.cli"]
-
-
-def run(cmd: list[str], log: Path, console: Console) -> None:
-    """A bcz command into its log; stops the benchmark, naming the log, when it fails."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    console.print(" ".join(cmd[3:]), markup=False)
-    with log.open("w") as out:
-        if subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT).returncode != 0:
-            raise SystemExit(f"failed: {' '.join(cmd[3:])} (see {log})")
 
 
 def evaluate(checkpoint: Path, out: Path, tasks: list[str], episodes: int, console: Console) -> dict:
     """`bcz eval` of `checkpoint` (once; reused after), its eval.json."""
     if not (out / "eval.json").is_file():
         cmd = [*BCZ, "eval", f"checkpoint={checkpoint}", f"episodes_per_task={episodes}", "videos=0"]
-        run([*cmd, f"output_dir={out}", *tasks], out.with_suffix(".log"), console)
+        console.print(f"evaluating {checkpoint} -> {out}")
+        run([*cmd, f"output_dir={out}", *tasks], out.with_suffix(".log"))
     return json.loads((out / "eval.json").read_text())
 
 
@@ -74,13 +63,15 @@ def main() -> None:
         data, out = root / f"data_{n}", root / f"ft_{n}"
         if not (data / "meta" / "info.json").is_file():
             cmd = [*BCZ, "collect", *new, f"episodes={n * len(matching)}", "seed=3000000", f"output={data}"]
-            run(cmd, root / f"collect_{n}.log", console)
+            console.print(f"collecting {n} demonstrations per new task -> {data}")
+            run(cmd, root / f"collect_{n}.log")
         final = out / "checkpoints" / "final"
         if not (final / "config.json").is_file():
             cmd = [*BCZ, "finetune", f"init_from={args.checkpoint}", f"dataset={data}", f"output_dir={out}"]
             cmd += [f"max_steps={args.steps}", "max_minutes=null", "rollouts.every_minutes=0"]
             cmd += [f"mix_dataset={replay}"] if replay else [f"replay.episodes={args.replay}"]
-            run(cmd, root / f"finetune_{n}.log", console)
+            console.print(f"fine-tuning on {data} -> {out}")
+            run(cmd, root / f"finetune_{n}.log")
         replay = replay or out / "replay"
         minutes = json.loads((final / "config.json").read_text())["train_minutes"]
         rows.append((f"{n} ({n * len(matching)} episodes)", f"{minutes:.0f}", final))

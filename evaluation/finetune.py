@@ -28,6 +28,7 @@ from rich.console import Console
 
 from conf.checks import at_least
 from data_collection.dataset import DatasetReader
+from data_collection.layout import COLLECTION_PATH, LABELS_PATH
 from evaluation.rollouts import SimRollouts, env_config_for, why_no_rollouts
 from policy.fit_reader import save_with_reader
 from policy.policy import Policy
@@ -97,8 +98,8 @@ def replay_dataset(cfg: FinetuneConfig, base: Policy, output_dir: Path, console:
 
 def replay_complete(root: Path, episodes: int) -> bool:
     """Whether `root` holds all `episodes` replay episodes, relabelled (a resumed run reuses them)."""
-    marker = root / "meta" / "collection.json"
-    if not marker.is_file() or not (root / "meta" / "labels.parquet").is_file():
+    marker = root / COLLECTION_PATH
+    if not marker.is_file() or not (root / LABELS_PATH).is_file():
         return False
     meta = json.loads(marker.read_text())
     return bool(meta.get("complete")) and meta.get("requested_episodes") == episodes
@@ -162,8 +163,7 @@ def taught_tasks(dataset: str) -> set[str]:
 def suite_holding(tasks: set[str], first: str) -> str | None:
     """The suite whose tasks include all of `tasks`: `first`, else the first of conf/suites that does."""
     for name in [first, *suite_names()]:
-        suite = TaskSuite.load(name)
-        if tasks <= {t.id for split in ("train", "held_out") for t in suite.tasks(split)}:
+        if tasks <= {t.id for t in TaskSuite.load(name).tasks("all")}:
             return name
     return None
 
@@ -172,9 +172,9 @@ def put_reader_back(base: Policy, cfg: FinetuneConfig, final: Path, console: Con
     """Give the fine-tuned policy at `final` an instruction reader (`cfg.reader`, module docstring)."""
     tuned, start = Policy.from_pretrained(final), time.monotonic()
     known = TaskSuite.load(base.config.reader.suite or base.config.suite)
-    new = taught_tasks(cfg.dataset) - {t.id for split in ("train", "held_out") for t in known.tasks(split)}
-    fit: dict = {"from": str(final), "reader_from": cfg.init_from}
+    new = taught_tasks(cfg.dataset) - {t.id for t in known.tasks("all")}
     reader, reader_config = base.reader, base.config.reader
+    fit: dict = {"from": str(final), "reader_from": cfg.init_from}
     if new and cfg.reader == "auto":
         suite = suite_holding(new, tuned.config.suite)
         if suite is None:
