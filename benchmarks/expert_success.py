@@ -2,6 +2,7 @@
 
     python benchmarks/expert_success.py --episodes 100            # the README's table
     python benchmarks/expert_success.py --episodes 20 --dart 0.005 # with DART noise on the executed actions
+    python benchmarks/expert_success.py --suite coasters --skills put_on  # a skill a suite file declares
 
 Episodes cycle through every task of each skill (train and held-out: the expert knows no split);
 episode i uses seed i. Cameras are switched off: the expert reads privileged state, not pixels.
@@ -46,11 +47,12 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=100, help="episodes per skill")
     parser.add_argument("--dart", type=float, default=0.0, help="std (m) of DART noise on executed deltas")
     parser.add_argument("--skills", nargs="*", default=None, help="only these skills")
+    parser.add_argument("--suite", default="default", help="conf/suites/<name>.yaml")
     args = parser.parse_args()
 
     config = EnvConfig()
     config.robot.cameras = {}
-    env = TabletopEnv(config, split="all")
+    env = TabletopEnv(config, suite=args.suite, split="all")
     by_skill = defaultdict(list)
     for t in env.suite.grid:
         by_skill[t.skill].append(t)

@@ -5,7 +5,8 @@ then through its instruction reader when it has one); each task of the suite has
 suite's own phrasings of it (their unit mean, the reader's target). One of the suite's own phrasings is
 read as its task; any other instruction as the task whose vector is nearest. A colour word that
 the suite cannot place (`tasks.colour_words`: "brown" is no suite colour; orange or red?) is not
-guessed: the operator is asked "which block: orange or red?" and nothing starts.
+guessed: the operator is asked "which block: orange or red?" and nothing starts. Nor is an object named
+without a colour it comes in ("the buttercup dish", a word no list knows, or "the dish").
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ class InstructionReading:
         if self.policy.reader is None:  # colour words are rewritten for a policy that reads the suite's
             return Reading(self.suite.closest(text))
         colours = self.policy.colour_words.rewrite(text)
-        if colours.question:
-            return Reading(None, colours.question, colours.read)
+        question = colours.question or self.policy.colour_words.uncoloured(colours.text)
+        if question:
+            return Reading(None, question, colours.read)
         if self.suite.closest(colours.text) is None:  # it names no object of the suite: no task
             return Reading(None, None, colours.read)
         said = F.normalize(self.policy.embed([text]).float().cpu(), dim=-1)[0]

@@ -9,9 +9,10 @@ on another robot's data has no simulator to replay in: it fine-tunes on the new 
 (`bcz interpolate` keeps old skills without data). How the choice was measured: docs/training.md.
 
 The instruction reader (`policy/reader.py`) is put back on the fine-tuned policy as its last step
-(`reader`): copied from the starting policy when the new data's tasks are all of the suite it reads
-(seconds), fit afresh on a suite that holds the new tasks otherwise (~12 minutes on a CPU), so
-phrasings the new data never used keep reading as they did.
+(`reader`): copied from the starting policy when the new data's tasks are all of the suite it reads and
+its instructions are that suite's phrasings (seconds); otherwise fit on a suite that holds the new
+tasks, on its phrasings and the new data's own instructions (~12 minutes on a CPU the first time,
+seconds after: `fit_reader_cached`), so phrasings the new data never used keep reading as they did.
 """
 
 from __future__ import annotations
@@ -30,12 +31,11 @@ from conf.checks import at_least
 from data_collection.dataset import DatasetReader
 from data_collection.layout import COLLECTION_PATH, LABELS_PATH
 from evaluation.rollouts import SimRollouts, env_config_for, why_no_rollouts
-from policy.fit_reader import save_with_reader
+from policy.fit_reader import fit_reader_cached, save_with_reader
 from policy.policy import Policy
-from policy.reader import fit_reader
 from policy.train import TrainConfig, train
 from sim.env_config import EnvConfig
-from tasks.suite import TaskSuite, suite_names
+from tasks.suite import TaskSuite, normalize, suite_names
 
 
 @dataclass
@@ -150,14 +150,28 @@ def main(cfg) -> None:
         put_reader_back(base, config, Path(result["checkpoint"]), console)
 
 
-def taught_tasks(dataset: str) -> set[str]:
-    """The task ids a dataset's episodes (and their chain segments) demonstrate."""
+def instructions_by_task(dataset: str) -> dict[str, set[str]]:
+    """Task id -> the instructions a dataset's episodes (and their chain segments) give it."""
     data = DatasetReader(dataset)
-    tasks = set()
+    said: dict[str, set[str]] = {}
     for i in range(data.num_episodes):
         info = data.info_of(i)
-        tasks |= {seg["task"] for seg in info.get("segments") or []} | {info.get("task") or ""}
-    return tasks - {""}
+        for part in [info, *(info.get("segments") or [])]:
+            if part.get("task"):
+                said.setdefault(part["task"], set()).add(part.get("instruction") or "")
+    return {task: texts - {""} for task, texts in said.items()}
+
+
+def unheard(said: dict[str, set[str]], suite: TaskSuite) -> dict[str, list[str]]:
+    """Of `said`, the instructions of `suite`'s train tasks that are not the suite's own phrasings of
+    them (a teleoperator's words): what a reader is fit on besides the suite's."""
+    train = {t.id: t for t in suite.tasks("train")}
+    more = {}
+    for task, texts in said.items():
+        if task in train:
+            own = {normalize(t) for t in suite.instructions(train[task])}
+            more[task] = sorted(t for t in texts if normalize(t) not in own)
+    return {task: texts for task, texts in more.items() if texts}
 
 
 def suite_holding(tasks: set[str], first: str) -> str | None:
@@ -169,27 +183,33 @@ def suite_holding(tasks: set[str], first: str) -> str | None:
 
 
 def put_reader_back(base: Policy, cfg: FinetuneConfig, final: Path, console: Console) -> None:
-    """Give the fine-tuned policy at `final` an instruction reader (`cfg.reader`, module docstring)."""
+    """Give the fine-tuned policy at `final` an instruction reader (`cfg.reader`, module docstring): the
+    base's when the new data names only tasks it reads, in words it was fit on; else one fit (or taken
+    from the cache) on the suite holding the new tasks, with the new data's own words."""
     tuned, start = Policy.from_pretrained(final), time.monotonic()
-    known = TaskSuite.load(base.config.reader.suite or base.config.suite)
-    new = taught_tasks(cfg.dataset) - {t.id for t in known.tasks("all")}
-    reader, reader_config = base.reader, base.config.reader
-    fit: dict = {"from": str(final), "reader_from": cfg.init_from}
-    if new and cfg.reader == "auto":
-        suite = suite_holding(new, tuned.config.suite)
-        if suite is None:
+    said = instructions_by_task(cfg.dataset)
+    suite_name = base.config.reader.suite or base.config.suite
+    new = set(said) - {t.id for t in TaskSuite.load(suite_name).tasks("all")}
+    if new:
+        suite_name = suite_holding(new, tuned.config.suite)
+        if suite_name is None:
             console.print(
                 f"no instruction reader: no suite in conf/suites holds the new tasks "
                 f"({', '.join(sorted(new)[:3])} ...); fit one with bcz fit-reader reader.suite=YOUR_SUITE"
             )
             return
+    more = unheard(said, TaskSuite.load(suite_name))
+    reader, reader_config = base.reader, base.config.reader
+    fit: dict = {"from": str(final), "reader_from": cfg.init_from}
+    if (new or more) and cfg.reader == "auto":
         console.print(
-            f"fitting an instruction reader for {len(new)} new tasks on suite {suite!r} (reader=copy skips)"
+            f"fitting an instruction reader on suite {suite_name!r}: {len(new)} new tasks, "
+            f"{sum(map(len, more.values()))} phrasings of the new data's own (reader=copy skips)"
         )
-        reader_config = dataclasses.replace(base.config.reader, suite=suite)
-        reader, report = fit_reader(tuned.config.encoder, reader_config, console)
-        fit = {"from": str(final), "suite": suite, "nearest_task": report}
+        reader_config = dataclasses.replace(base.config.reader, suite=suite_name)
+        reader, report, _ = fit_reader_cached(tuned.config.encoder, reader_config, console, more)
+        fit = {"from": str(final), "suite": suite_name, "phrasings_of_the_data": more, "nearest_task": report}
     fit["seconds"] = round(time.monotonic() - start)
     save_with_reader(tuned, reader, reader_config, final, fit)
-    how = "fit for the new tasks" if "suite" in fit else f"copied from {cfg.init_from}"
+    how = "fit for the new data" if "suite" in fit else f"copied from {cfg.init_from}"
     console.print(f"{final}: instruction reader {how}")

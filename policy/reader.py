@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,10 +128,14 @@ def suite_vectors(encoder: SentenceEncoder, suite: TaskSuite, tasks: list[TaskSp
 Report = dict[str, dict[str, tuple[float, float]]]  # row -> {"sentence vector" | "reader": nearest_task}
 
 
-def fit_reader(encoder_name: str, config: ReaderConfig, console: Console) -> tuple[InstructionReader, Report]:
-    """A reader for `encoder_name`'s tokens, fit on the train tasks' phrasings; and how often it (and the
-    plain sentence vector) lands nearest its own task, on what it was fit on and on the held-out tasks'
-    suite phrasings, which it never saw (`nearest_task`)."""
+def fit_reader(
+    encoder_name: str, config: ReaderConfig, console: Console, more: Mapping[str, list[str]] | None = None
+) -> tuple[InstructionReader, Report]:
+    """A reader for `encoder_name`'s tokens, fit on the train tasks' phrasings (plus `more`, task id ->
+    phrasings: what a fine-tune's new data says); and how often it (and the plain sentence vector) lands
+    nearest its own task, on what it was fit on and on the held-out tasks' suite phrasings, which it
+    never saw (`nearest_task`)."""
+    more = more or {}
     torch.manual_seed(config.seed)
     suite = TaskSuite.load(config.suite or "default")
     paraphrases = Paraphrases.load(config.paraphrase_set, suite, config.per_task)
@@ -141,7 +145,7 @@ def fit_reader(encoder_name: str, config: ReaderConfig, console: Console) -> tup
     targets = suite_vectors(means, suite, train + held_out)
     texts, labels = [], []
     for i, task in enumerate(train):
-        for text in [*suite.instructions(task), *paraphrases.of(task)]:
+        for text in dict.fromkeys([*suite.instructions(task), *paraphrases.of(task), *more.get(task.id, [])]):
             texts.append(text)
             labels.append(i)
     console.print(f"reader: {len(texts)} phrasings of {len(train)} train tasks ({config.paraphrase_set})")

@@ -160,7 +160,11 @@ class Trainer:
         if resume:
             self.console.print(f"resuming from {path}")
         elif policy.reader is not None:
-            log.warning("%s has an instruction reader; fine-tuning drops it (bcz fit-reader)", path)
+            log.info(
+                "%s has an instruction reader: trained without it "
+                "(bcz finetune puts one back; after bcz train, bcz fit-reader)",
+                path,
+            )
             policy.set_reader(None, None)
         return policy
 

@@ -224,6 +224,23 @@ class ColourWords:
         out.text = " ".join(kept)
         return out
 
+    def uncoloured(self, text: str) -> str | None:
+        """ "which dish: green, blue or yellow?" for the first object `text` names by a word of the suite
+        without a suite colour among the words before it, when it comes in several: a word no list
+        knows ("the buttercup dish") or none at all is asked about, never guessed."""
+        words = [w.lower().strip(",.?!") for w in text.split()]
+        for i, word in enumerate(words):
+            head = word in self.kinds and (i + 1 == len(words) or words[i + 1] not in self.kinds)
+            if not head or len(self.kinds[word]) < 2:
+                continue
+            j = i
+            while j > 0 and words[j - 1] not in NOT_A_NOUN:
+                j -= 1
+            if not set(words[j:i]) & set(self.colours):
+                *rest, last = self.kinds[word]
+                return f"which {word}: {', '.join(rest)} or {last}?"
+        return None
+
     def _colour_at(self, words: list[str], i: int, after_colour: bool) -> tuple[int, str] | None:
         """(words spanned, colour name) of a colour word other than the suite's starting at `i`."""
         if after_colour or words[i].lower().strip(",.") in self.colours:  # a suite colour: the reader's

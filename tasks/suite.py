@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from itertools import product
+from typing import Any
 
 import numpy as np
 from omegaconf import OmegaConf
 
-
-class UnknownTaskError(ValueError):
-    """A task, skill, object, colour or phrasing the suite does not know; the message lists valid ones."""
+from tasks.errors import UnknownTaskError
+from tasks.registry import declare
 
 
 @dataclass(frozen=True, order=True)
@@ -77,26 +77,32 @@ class TaskSpec:
 
 @dataclass
 class KindEntry:
-    """An object kind in conf/suites/*.yaml: the words that name it and the colours it comes in."""
+    """An object kind in conf/suites/*.yaml: the words that name it and the colours it comes in; `shape`
+    declares a kind the world does not build itself (the simulator reads it: docs/add_a_task.md)."""
 
     words: list[str]
     colours: list[str]
+    shape: dict[str, Any] | None = None
 
 
 @dataclass
 class SkillEntry:
-    """A skill in conf/suites/*.yaml: the kinds it acts on and refers to, and its instruction templates."""
+    """A skill in conf/suites/*.yaml: the kinds it acts on and refers to, and its instruction templates;
+    `implementation` ("module:Class") declares a skill the world does not implement itself."""
 
     targets: list[str]
     phrasings: list[str]
     references: list[str] = field(default_factory=list)
+    implementation: str | None = None
 
 
 @dataclass
 class SuiteConfig:
     """Schema of conf/suites/*.yaml."""
 
-    extends: str | None = None  # another suite this one adds to (its mappings merge, lists replace)
+    extends: str | None = (
+        None  # another suite this one adds to (mappings merge, held_out adds, lists replace)
+    )
     colours: dict[str, list[float]] = field(default_factory=dict)
     objects: dict[str, KindEntry] = field(default_factory=dict)
     skills: dict[str, SkillEntry] = field(default_factory=dict)
@@ -123,8 +129,10 @@ def _read_suite(name: str, seen: tuple[str, ...] = ()) -> object:
             raise UnknownTaskError(
                 f"suite {name!r} extends itself through {' -> '.join((*seen, name, base))}"
             )
-        cfg = OmegaConf.merge(_read_suite(base, (*seen, name)), cfg)
-        cfg.extends = None
+        parent = _read_suite(base, (*seen, name))
+        held_out = [*parent.get("held_out", []), *cfg.get("held_out", [])]
+        cfg = OmegaConf.merge(parent, cfg)
+        cfg.extends, cfg.held_out = None, held_out
     return cfg
 
 
@@ -142,6 +150,7 @@ class TaskSuite:
 
     def __init__(self, config: SuiteConfig) -> None:
         self.config = config
+        declare(config)  # the kinds and skills its file declares, for the world to build and score
         for name, entry in config.objects.items():
             for c in entry.colours:
                 if c not in config.colours:
@@ -158,6 +167,10 @@ class TaskSuite:
         unknown = [t for t in self.held_out if t not in self._grid_set]
         if unknown:
             raise UnknownTaskError(f"held-out tasks not in the grid: {[t.id for t in unknown]}")
+
+    def __reduce__(self) -> tuple:
+        """Rebuilt from its config when unpickled (a Ray worker), so its declarations are made there too."""
+        return (TaskSuite, (self.config,))
 
     # ------------------------------------------------------------------ loading
     @classmethod

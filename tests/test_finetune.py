@@ -113,17 +113,18 @@ def test_the_reader_is_copied_for_old_tasks_and_fit_for_new_ones(
 
 
 def test_a_new_task_from_the_cli_collect_finetune_and_evaluate_old_and_new(tiny_checkpoint, tmp_path):
-    """The README's recipe on tiny sizes: demonstrations of a new task, a fine-tune that replays the
-    old ones, and the evaluation of both."""
+    """docs/add_a_task.md on tiny sizes: demonstrations of a skill and an object kind that a suite file
+    declares (collected, and later evaluated, on Ray workers that must find them too), a fine-tune that
+    replays the old tasks, and the evaluation of both."""
     small = [f"env.robot.cameras.{c}.{k}=32" for c in ("scene", "wrist") for k in ("width", "height")]
-    new_task = ["env.suite=extended", "tasks=[pick_up/pink_block]"]
-    done = bcz("collect", *new_task, "episodes=2", f"output={tmp_path / 'pink'}", "workers=1", *small)
+    new_task = ["env.suite=coasters", "tasks=[put_on/red_block/blue_coaster]"]
+    done = bcz("collect", *new_task, "episodes=2", f"output={tmp_path / 'new'}", "workers=1", *small)
     assert done.returncode == 0, done.stderr
     tuned = tmp_path / "tuned"
     done = bcz(
         "finetune",
         f"init_from={tiny_checkpoint}",
-        f"dataset={tmp_path / 'pink'}",
+        f"dataset={tmp_path / 'new'}",
         "max_minutes=null",
         "max_steps=3",
         "batch_size=8",
@@ -150,3 +151,12 @@ def test_a_new_task_from_the_cli_collect_finetune_and_evaluate_old_and_new(tiny_
         assert done.returncode == 0, done.stderr
         episodes = json.loads((out / "eval.json").read_text())["episodes_detail"]
         assert [e["task"] for e in episodes] == [tasks[-1].removeprefix("tasks=[").removesuffix("]")]
+
+
+def test_a_reader_is_fit_on_the_new_datas_own_words_for_train_tasks_only(suite):
+    said = {
+        "pick_up/red_block": {"pick up the red block", "Hoist the red cube", "grab the red block"},
+        "pick_up/orange_block": {"hoist the orange cube"},  # held out: the reader never fits on it
+        "knock_over/red_bottle": {"knock over the red bottle"},  # the suite's own words only
+    }
+    assert ft.unheard(said, suite) == {"pick_up/red_block": ["Hoist the red cube"]}

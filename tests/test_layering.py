@@ -85,3 +85,14 @@ def test_loading_and_running_a_policy_needs_no_codec_or_hydra_either(tiny_checkp
     """What a robot or a GPU machine without PyAV, Hydra or the simulator needs to load and run a policy."""
     result = run_blocked(ACT, [*WORLD, "av", "hydra", "cv2"], tiny_checkpoint)
     assert result == {"action": 7, "loaded": []}
+
+
+def test_a_suite_that_declares_a_skill_loads_without_the_simulator():
+    """The coasters suite names sim.skills.put_on: a learner reading the suite never imports it."""
+    script = """
+from tasks.suite import TaskSuite
+suite = TaskSuite.load("coasters")
+loaded = sorted({m.split(".")[0] for m in sys.modules} & BLOCKED)
+print(json.dumps({"tasks": len(suite.grid), "loaded": loaded}))
+"""
+    assert run_blocked(script, list(WORLD)) == {"tasks": 168, "loaded": []}

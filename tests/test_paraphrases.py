@@ -11,7 +11,7 @@ import pytest
 from policy.data import DemoData
 from policy.language import SentenceEncoder
 from policy.paraphrase import ParaphraseConfig, Paraphrases
-from tasks.suite import normalize
+from tasks.suite import TaskSuite, normalize, suite_names
 
 BENCHMARK = Path(__file__).parents[1] / "benchmarks" / "unseen_phrasings.py"
 
@@ -105,3 +105,16 @@ def test_a_set_builds_on_its_base(suite):
     assert wide.templates == default.templates
     for kind, words in default.words.items():
         assert wide.words[kind][: len(words)] == words and len(wide.words[kind]) == len(words) + 12
+
+
+@pytest.mark.parametrize("name", suite_names())
+def test_no_suite_calls_a_kind_by_a_word_the_paraphrases_give_another(name):
+    """A new kind called "plate" would be read as the bowl the paraphrases also call a plate."""
+    suite = TaskSuite.load(name)
+    for set_name in ("default", "wide"):
+        words = Paraphrases.load(set_name, suite).config.words
+        for kind, entry in suite.config.objects.items():
+            clashes = {
+                other: set(entry.words) & set(extra) for other, extra in words.items() if other != kind
+            }
+            assert not any(clashes.values()), f"{name}: {kind} {clashes}"

@@ -9,6 +9,7 @@ import pytest
 import torch
 from rich.console import Console
 
+from policy.fit_reader import fit_reader_cached
 from policy.language import DEFAULT_ENCODER, SentenceEncoder, sentence_vector
 from policy.policy import Policy
 from policy.reader import InstructionReader, ReaderConfig, fit_reader, token_states
@@ -110,3 +111,18 @@ def test_bad_reader_requests_are_one_line_errors(tiny_checkpoint, tiny_dataset, 
     cfg.policy.reader = ReaderConfig()
     with pytest.raises(ValueError, match=r"policy\.reader is fit by `bcz fit-reader`"):
         train(cfg, tmp_path / "run")
+
+
+def test_a_fit_is_kept_in_the_cache_and_a_changed_config_fits_anew(monkeypatch, tmp_path):
+    monkeypatch.setattr("policy.fit_reader.cache_dir", lambda: tmp_path)
+    config = ReaderConfig(**TINY_READER, steps=5)
+    first, report, cached = fit_reader_cached(DEFAULT_ENCODER, config, Console(quiet=True))
+    again, report_again, cached_again = fit_reader_cached(DEFAULT_ENCODER, config, Console(quiet=True))
+    assert (cached, cached_again) == (False, True) and report_again == report
+    tokens = token_states(SentenceEncoder(pooling="tokens"), ["put the pink block on the red plate"])
+    with torch.no_grad():
+        assert torch.equal(first.eval()(tokens), again(tokens))
+    *_, other_seed = fit_reader_cached(
+        DEFAULT_ENCODER, ReaderConfig(**TINY_READER, steps=5, seed=1), Console(quiet=True)
+    )
+    assert not other_seed and len(list(tmp_path.glob("readers/*.pt"))) == 2

@@ -45,6 +45,24 @@ def test_a_colour_the_suite_lacks_is_a_question_not_its_nearest_colour(colours):
     assert colours.rewrite("pick up the pink duck").question == "which duck: orange or yellow?"
 
 
+@pytest.mark.parametrize(
+    "said, question",
+    [
+        (
+            "put the yellow block in the buttercup dish",
+            "which dish: green, blue or yellow?",
+        ),  # no list has it
+        ("pick up the duck", "which duck: yellow, orange or blue?"),
+        ("pick up the buttercup rubber duck", "which duck: yellow, orange or blue?"),
+        ("put the red toy duck in the green bowl", None),  # its colour before another of its words
+        ("stack the red block on top of the blue block", None),
+        ("pick up the red brick", None),  # a word the suite does not use for an object: not asked about
+    ],
+)
+def test_an_object_named_without_a_colour_it_comes_in_is_a_question(colours, said, question):
+    assert colours.uncoloured(colours.rewrite(said).text) == question
+
+
 def test_a_colour_added_beside_one_of_its_family_takes_the_names_nearer_it(suite):
     """A suite "maroon" is in red's family: dark reds are read as it, bright ones as red."""
     colours = ColourWords({**suite.config.colours, "maroon": [0.5, 0.0, 0.0]})
@@ -75,6 +93,7 @@ def test_the_suites_own_phrasings_and_paraphrases_are_never_rewritten(suite, col
     for task in suite.grid:
         for text in [*suite.instructions(task), *wide.of(task)]:
             assert colours.rewrite(text).text == text
+            assert colours.uncoloured(text) is None, text  # and never asked about
 
 
 def test_an_instruction_naming_no_object_of_the_suite_is_read_as_no_task(reading):
