@@ -51,7 +51,7 @@ class CollectConfig:
     output: str = "datasets/tabletop"
     episodes: int = 100  # total wanted in the dataset (a resumed run collects only the missing ones)
     split: str = "train"  # tasks to demonstrate: train | held_out | all
-    tasks: list[str] | None = None  # instead of the split: these task ids or glob patterns ("*pink_block*")
+    tasks: list[str] | None = None  # only the split's tasks matching these ids or globs ("*pink_block*")
     workers: int = 2
     seed: int = 0  # job j plays with seed + j
     dart: float = 0.003  # std (m) of DART noise on executed deltas; 5x that in rad on rotations
@@ -79,8 +79,18 @@ class CollectConfig:
 
 
 def select_tasks(suite, cfg: CollectConfig) -> list[TaskSpec]:
-    """The tasks to demonstrate: those matching `cfg.tasks`, else the whole split."""
-    return suite.match(cfg.tasks) if cfg.tasks else suite.tasks(cfg.split)
+    """The tasks of the split to demonstrate: those matching `cfg.tasks`, else all of them (a held-out
+    task is demonstrated only when asked for by `split=held_out` or `split=all`)."""
+    if not cfg.tasks:
+        return suite.tasks(cfg.split)
+    matched = suite.match(cfg.tasks)
+    chosen = [t for t in matched if cfg.split == "all" or suite.split_of(t) == cfg.split]
+    if not chosen:
+        raise UnknownTaskError(
+            f"tasks {cfg.tasks} match no {cfg.split} task of the suite (they are "
+            f"{', '.join(sorted({suite.split_of(t) for t in matched}))}); pass split=held_out or split=all"
+        )
+    return chosen
 
 
 def role_swap(suite: TaskSuite, task: TaskSpec, split: str) -> TaskSpec | None:

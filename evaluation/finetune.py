@@ -184,10 +184,12 @@ def suite_holding(tasks: set[str], first: str) -> str | None:
 
 def put_reader_back(base: Policy, cfg: FinetuneConfig, final: Path, console: Console) -> None:
     """Give the fine-tuned policy at `final` an instruction reader (`cfg.reader`, module docstring): the
-    base's when the new data names only tasks it reads, in words it was fit on; else one fit (or taken
-    from the cache) on the suite holding the new tasks, with the new data's own words."""
+    base's when the new data names only tasks it reads, in words it was fit on (or `reader=copy`); else
+    one fit (or taken from the cache) on the suite holding the new tasks, with the new data's own words."""
     tuned, start = Policy.from_pretrained(final), time.monotonic()
-    said = instructions_by_task(cfg.dataset)
+    reader, reader_config = base.reader, base.config.reader
+    fit: dict = {"from": str(final), "reader_from": cfg.init_from}
+    said = instructions_by_task(cfg.dataset) if cfg.reader == "auto" else {}
     suite_name = base.config.reader.suite or base.config.suite
     new = set(said) - {t.id for t in TaskSuite.load(suite_name).tasks("all")}
     if new:
@@ -199,9 +201,7 @@ def put_reader_back(base: Policy, cfg: FinetuneConfig, final: Path, console: Con
             )
             return
     more = unheard(said, TaskSuite.load(suite_name))
-    reader, reader_config = base.reader, base.config.reader
-    fit: dict = {"from": str(final), "reader_from": cfg.init_from}
-    if (new or more) and cfg.reader == "auto":
+    if new or more:
         console.print(
             f"fitting an instruction reader on suite {suite_name!r}: {len(new)} new tasks, "
             f"{sum(map(len, more.values()))} phrasings of the new data's own (reader=copy skips)"

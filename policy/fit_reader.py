@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import pickle
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from conf.files import cache_dir, write_atomically
+from policy import reader as reader_module
 from policy.paraphrase import Paraphrases
 from policy.policy import Policy
 from policy.reader import InstructionReader, ReaderConfig, Report, check_readable, fit_reader
@@ -45,10 +47,12 @@ class FitReaderConfig:
 
 def reader_key(encoder_name: str, config: ReaderConfig, more: Mapping[str, list[str]]) -> str:
     """What a fit depends on, hashed: the encoder, the reader's config, every phrasing it is fit on and
-    aimed at (so an edited suite or paraphrase set, or other `more`, is a new fit), and torch's version."""
+    aimed at (so an edited suite or paraphrase set, or other `more`, is a new fit), the reader's code
+    and torch's version."""
     suite = TaskSuite.load(config.suite or "default")
     paraphrases = Paraphrases.load(config.paraphrase_set, suite, config.per_task)
-    parts = [encoder_name, json.dumps(dataclasses.asdict(config), sort_keys=True), torch.__version__]
+    code = Path(reader_module.__file__).read_text()
+    parts = [encoder_name, json.dumps(dataclasses.asdict(config), sort_keys=True), torch.__version__, code]
     for task in suite.tasks("all"):
         extra = paraphrases.of(task) if suite.split_of(task) == "train" else []
         parts += [task.id, suite.split_of(task), *suite.instructions(task), *extra, *more.get(task.id, [])]
@@ -64,11 +68,14 @@ def fit_reader_cached(
     more = more or {}
     path = cache_dir() / "readers" / f"{reader_key(encoder_name, config, more)}.pt"
     if path.is_file():
-        saved = torch.load(path, weights_only=True)
-        reader = InstructionReader(config, saved["dim"])
-        reader.load_state_dict(saved["state_dict"])
-        console.print(f"instruction reader for suite {config.suite!r} from the cache ({path})")
-        return reader.eval(), saved["report"], True
+        try:
+            saved = torch.load(path, weights_only=True)
+            reader = InstructionReader(config, saved["dim"])
+            reader.load_state_dict(saved["state_dict"])
+            console.print(f"instruction reader for suite {config.suite!r} from the cache ({path})")
+            return reader.eval(), saved["report"], True
+        except (RuntimeError, KeyError, EOFError, pickle.UnpicklingError) as e:
+            console.print(f"unreadable cached reader {path} ({type(e).__name__}); fitting it again")
     reader, report = fit_reader(encoder_name, config, console, more)
     saved = {"dim": reader.proj.in_features, "state_dict": reader.state_dict(), "report": report}
     write_atomically(path, lambda tmp: torch.save(saved, tmp))

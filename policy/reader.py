@@ -135,12 +135,12 @@ def fit_reader(
     phrasings: what a fine-tune's new data says); and how often it (and the plain sentence vector) lands
     nearest its own task, on what it was fit on and on the held-out tasks' suite phrasings, which it
     never saw (`nearest_task`)."""
-    more = more or {}
     torch.manual_seed(config.seed)
     suite = TaskSuite.load(config.suite or "default")
     paraphrases = Paraphrases.load(config.paraphrase_set, suite, config.per_task)
     means = SentenceEncoder(encoder_name)
     tokens = SentenceEncoder(encoder_name, pooling="tokens", memory_only=True)  # 0.6 GB on disk otherwise
+    more = {task: [t for t in texts if fits(tokens, t)] for task, texts in (more or {}).items()}
     train, held_out = suite.tasks("train"), suite.tasks("held_out")
     targets = suite_vectors(means, suite, train + held_out)
     texts, labels = [], []
@@ -187,6 +187,16 @@ def fit_reader(
             for name, (x, y) in rows.items()
         }
     return reader, report
+
+
+def fits(encoder: SentenceEncoder, text: str) -> bool:
+    """Whether `text` has room in the reader's TOKEN_SLOTS places (a longer one is left out, said so)."""
+    try:
+        token_states(encoder, [text])
+    except InstructionTooLong as e:
+        log.warning("%s; the reader is fit without it", e)
+        return False
+    return True
 
 
 def nearest_task(vectors: torch.Tensor, labels: torch.Tensor, targets: torch.Tensor) -> tuple[float, float]:

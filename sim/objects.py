@@ -142,10 +142,15 @@ class Kinds(dict):
     """Kind name -> `ObjectKind`: the built-in kinds, and those a suite file declares by shape
     (`tasks.registry.SHAPES`), made from their `ShapeSpec` the first time they are looked up."""
 
+    def __init__(self, kinds: dict[str, ObjectKind]) -> None:
+        super().__init__(kinds)
+        self.declared: set[str] = set()  # of the kinds here, those made from a suite file's shape
+
     def __missing__(self, name: str) -> ObjectKind:
         if name not in SHAPES:
             raise KeyError(name)
         self[name] = ShapeSpec.parse(name, SHAPES[name]).kind(name)
+        self.declared.add(name)
         return self[name]
 
 
@@ -276,13 +281,20 @@ class ShapeSpec:
             raise UnknownTaskError(
                 f"object kind {name!r}: a shape needs a type ({', '.join(SHAPE_TYPES)}) and a list of sizes"
             )
+        numbers = [*shape.get("size", []), *(shape.get(k, 1.0) for k in ("mass", "friction", "scale"))]
+        if not all(isinstance(v, int | float) and v > 0 for v in numbers):
+            raise UnknownTaskError(
+                f"object kind {name!r}: size, mass, friction and scale must be positive numbers, got {shape}"
+            )
         spec = cls(**shape)
+        if spec.container and spec.inner_radius <= 0:
+            raise UnknownTaskError(f"object kind {name!r}: a container needs its inner_radius (m) > 0")
         sizes = {"box": 3, "cylinder": 2, "urdf": 0}
         if spec.type not in SHAPE_TYPES:
             raise UnknownTaskError(
                 f"object kind {name!r}: shape type {spec.type!r}; valid: {', '.join(SHAPE_TYPES)}"
             )
-        if len(spec.size) != sizes[spec.type] or any(v <= 0 for v in spec.size):
+        if len(spec.size) != sizes[spec.type]:
             raise UnknownTaskError(
                 f"object kind {name!r}: a {spec.type} takes size of {sizes[spec.type]} positive numbers "
                 f"(box: [x, y, z], cylinder: [radius, height], urdf: none), got {list(spec.size)}"

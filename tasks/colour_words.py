@@ -228,7 +228,7 @@ class ColourWords:
         """ "which dish: green, blue or yellow?" for the first object `text` names by a word of the suite
         without a suite colour among the words before it, when it comes in several: a word no list
         knows ("the buttercup dish") or none at all is asked about, never guessed."""
-        words = [w.lower().strip(",.?!") for w in text.split()]
+        words = [w.lower().strip(",.?!;:") for w in text.split()]
         for i, word in enumerate(words):
             head = word in self.kinds and (i + 1 == len(words) or words[i + 1] not in self.kinds)
             if not head or len(self.kinds[word]) < 2:

@@ -79,17 +79,28 @@ def check_implemented(suite: Any, kinds: Any, where: str) -> None:
     """Fail with one line when `suite` names an object kind `where` does not build (not in `kinds`, no
     shape declared) or a skill no one registered."""
     for name, entry in suite.config.objects.items():
+        if entry.shape is not None and name in kinds and name not in getattr(kinds, "declared", ()):
+            raise UnknownTaskError(
+                f"suite object kind {name!r} is one {where} builds itself; give the kind you declare "
+                "by shape a name of its own"
+            )
         if name not in kinds and entry.shape is None:
             raise UnknownTaskError(
                 f"suite object kind {name!r} is not built by {where}; valid kinds: "
                 f"{', '.join(sorted(kinds))} (or declare its shape in the suite file: docs/add_a_task.md)"
             )
         kinds[name]  # builds a declared kind's geometry now, so a bad shape fails here
-    for name in suite.config.skills:
+    for name, entry in suite.config.skills.items():
         try:
-            SKILLS[name]  # imports a declared implementation, so a bad one fails here
+            skill = SKILLS[name]  # imports a declared implementation, so a bad one fails here
         except KeyError:
             raise UnknownTaskError(
                 f"suite skill {name!r} has no implementation; valid skills: {', '.join(sorted(SKILLS))} "
                 "(or name one with implementation: module:Class in the suite file)"
             ) from None
+        serving = f"{type(skill).__module__}:{type(skill).__name__}"
+        if entry.implementation and entry.implementation != serving:
+            raise UnknownTaskError(
+                f"suite skill {name!r} names implementation {entry.implementation} but {serving} already "
+                "serves it; give the skill you declare a name of its own"
+            )

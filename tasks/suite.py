@@ -130,7 +130,7 @@ def _read_suite(name: str, seen: tuple[str, ...] = ()) -> object:
                 f"suite {name!r} extends itself through {' -> '.join((*seen, name, base))}"
             )
         parent = _read_suite(base, (*seen, name))
-        held_out = [*parent.get("held_out", []), *cfg.get("held_out", [])]
+        held_out = list(dict.fromkeys([*parent.get("held_out", []), *cfg.get("held_out", [])]))
         cfg = OmegaConf.merge(parent, cfg)
         cfg.extends, cfg.held_out = None, held_out
     return cfg
@@ -150,7 +150,6 @@ class TaskSuite:
 
     def __init__(self, config: SuiteConfig) -> None:
         self.config = config
-        declare(config)  # the kinds and skills its file declares, for the world to build and score
         for name, entry in config.objects.items():
             for c in entry.colours:
                 if c not in config.colours:
@@ -167,10 +166,11 @@ class TaskSuite:
         unknown = [t for t in self.held_out if t not in self._grid_set]
         if unknown:
             raise UnknownTaskError(f"held-out tasks not in the grid: {[t.id for t in unknown]}")
+        declare(config)  # the kinds and skills its file declares, for the world to build and score
 
     def __reduce__(self) -> tuple:
         """Rebuilt from its config when unpickled (a Ray worker), so its declarations are made there too."""
-        return (TaskSuite, (self.config,))
+        return (type(self), (self.config,))
 
     # ------------------------------------------------------------------ loading
     @classmethod

@@ -12,11 +12,11 @@ import pytest
 
 from data_collection.check import check
 from data_collection.cluster import ClusterError, RayConfig, connect
-from data_collection.collect import CollectConfig, collect, plan_task
+from data_collection.collect import CollectConfig, collect, plan_task, select_tasks
 from data_collection.dataset import DatasetError, DatasetReader
 from data_collection.rollout import play_expert
 from sim.env import TabletopEnv
-from tasks.suite import TaskSuite
+from tasks.suite import TaskSuite, UnknownTaskError
 
 
 def small(output, episodes: int, **kw) -> CollectConfig:
@@ -129,3 +129,13 @@ def test_swapped_roles_are_demonstrated_in_the_scene_of_the_original_job(local_r
         original.columns["observation.environment_state"][0],
         atol=1e-6,
     )
+
+
+def test_tasks_are_taken_from_the_split_and_a_held_out_one_only_when_asked():
+
+    suite = TaskSuite.load("default")
+    assert {suite.split_of(t) for t in select_tasks(suite, CollectConfig(tasks=["stack_on/*"]))} == {"train"}
+    held = select_tasks(suite, CollectConfig(tasks=["stack_on/*"], split="held_out"))
+    assert held and {suite.split_of(t) for t in held} == {"held_out"}
+    with pytest.raises(UnknownTaskError, match=r"match no train task.*pass split=held_out or split=all"):
+        select_tasks(suite, CollectConfig(tasks=["pick_up/orange_block"]))

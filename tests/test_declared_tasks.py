@@ -18,6 +18,21 @@ from tasks.suite import TaskSuite, UnknownTaskError
 from tests.conftest import blind_config
 
 
+@pytest.fixture(autouse=True)
+def registries():
+    """What a test declares is forgotten after it: the registries are process-wide."""
+    from tasks import registry
+
+    saved = (dict(registry.SHAPES), dict(registry.IMPLEMENTATIONS), dict(SKILLS), dict(KINDS))
+    declared = set(KINDS.declared)
+    yield
+    for table, before in zip((registry.SHAPES, registry.IMPLEMENTATIONS, SKILLS, KINDS), saved, strict=True):
+        table.clear()
+        table.update(before)
+    KINDS.declared.clear()
+    KINDS.declared.update(declared)
+
+
 def small_suite(objects: dict | None = None, skills: dict | None = None) -> TaskSuite:
     """A block and whatever the test declares."""
     return TaskSuite.from_config(
@@ -89,12 +104,15 @@ def test_a_box_and_a_pybullet_mesh_get_their_geometry():
         ({"type": "cylinder", "size": [0.1, 0.1], "colour": "red"}, "unknown shape fields ['colour']"),
         ({"type": "urdf", "urdf": "no/such.urdf"}, "no URDF at 'no/such.urdf'"),
         ({"size": [0.1, 0.1]}, "a shape needs a type (box, cylinder, urdf)"),
+        ({"type": "box", "size": [0.1, "big", 0.1]}, "must be positive numbers"),
+        ({"type": "cylinder", "size": [0.1, 0.1], "mass": 0}, "must be positive numbers"),
+        ({"type": "cylinder", "size": [0.1, 0.1], "container": True}, "a container needs its inner_radius"),
     ],
 )
 def test_a_bad_shape_is_refused_in_one_line_when_the_simulator_loads_the_suite(shape, says, tmp_path):
     kind = f"thing{zlib.crc32(str(shape).encode())}"  # one declaration per kind name in a process
     suite = small_suite(objects={kind: {"words": ["thing"], "colours": ["red"], "shape": shape}})
-    with pytest.raises(UnknownTaskError, match=r"valid|takes size|no URDF|needs a type") as error:
+    with pytest.raises(UnknownTaskError, match=r"valid|takes size|no URDF|needs|positive") as error:
         TabletopEnv(blind_config(), suite=suite)
     assert says in str(error.value) and "\n" not in str(error.value)
 
@@ -139,3 +157,17 @@ def test_one_kind_declared_with_two_shapes_is_refused():
                 }
             }
         )
+
+
+def test_a_shape_for_a_kind_the_simulator_builds_itself_is_refused():
+    suite = small_suite(
+        objects={
+            "block": {
+                "words": ["block"],
+                "colours": ["red"],
+                "shape": {"type": "box", "size": [0.1, 0.1, 0.1]},
+            }
+        }
+    )
+    with pytest.raises(UnknownTaskError, match=r"one sim/objects\.py builds itself"):
+        TabletopEnv(blind_config(), suite=suite)

@@ -111,6 +111,11 @@ def test_the_reader_is_copied_for_old_tasks_and_fit_for_new_ones(
     assert refit.config.reader.width == base_with_reader.config.reader.width  # the same reader, refit
     assert not torch.allclose(refit.embed(said), base_with_reader.embed(said))
 
+    final = tmp_path / "copied_anyway"  # reader=copy copies, new tasks or not
+    shutil.copytree(tiny_checkpoint, final)
+    ft.put_reader_back(base_with_reader, dataclasses.replace(cfg, reader="copy"), final, Console(quiet=True))
+    assert Policy.from_pretrained(final).config.reader == base_with_reader.config.reader
+
 
 def test_a_new_task_from_the_cli_collect_finetune_and_evaluate_old_and_new(tiny_checkpoint, tmp_path):
     """docs/add_a_task.md on tiny sizes: demonstrations of a skill and an object kind that a suite file
