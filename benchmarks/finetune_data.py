@@ -66,7 +66,10 @@ def main() -> None:
             console.print(f"collecting {n} demonstrations per new task -> {data}")
             run(cmd, root / f"collect_{n}.log")
         final = out / "checkpoints" / "final"
-        if not (final / "config.json").is_file():
+        if not (final / "config.json").is_file() or "reader_fit" not in json.loads(
+            (final / "config.json").read_text()
+        ):
+            # a run stopped before its end (the reader is put back last) resumes from checkpoints/last
             cmd = [*BCZ, "finetune", f"init_from={args.checkpoint}", f"dataset={data}", f"output_dir={out}"]
             cmd += [f"max_steps={args.steps}", "max_minutes=null", "rollouts.every_minutes=0"]
             cmd += [f"mix_dataset={replay}"] if replay else [f"replay.episodes={args.replay}"]

@@ -1,6 +1,7 @@
 """Does a checkpoint hear which task an unseen phrasing names? Its task vectors against the suite's.
 
     python benchmarks/reader_retrieval.py CHECKPOINT [--episodes 6]
+    python benchmarks/reader_retrieval.py FINE_TUNED --episodes 2 --suite default   # the old tasks, after
 
 For every instruction of `benchmarks/unseen_phrasings.py` (its seeds, train and held-out tasks), the
 vector the checkpoint's network would read (`Policy.embed`: through its instruction reader if it has
@@ -32,6 +33,11 @@ def main() -> None:
     )
     parser.add_argument("checkpoint")
     parser.add_argument("--episodes", type=int, default=6, help="phrasings per task and variant (seeds)")
+    parser.add_argument(
+        "--suite",
+        default=None,
+        help="phrase this suite's tasks (e.g. default: the old tasks after a fine-tune)",
+    )
     args = parser.parse_args()
     policy = Policy.from_pretrained(args.checkpoint)
     suite = TaskSuite.load(policy.config.reader.suite if policy.config.reader else policy.config.suite)
@@ -45,13 +51,14 @@ def main() -> None:
     )
     for col in ("instructions", "split", "n", "sentence vector", "checkpoint"):
         table.add_column(col, justify="left" if col in ("instructions", "split") else "right")
+    phrased = TaskSuite.load(args.suite) if args.suite else suite
     for name in VARIANTS:
-        episodes = variant_phrasings(suite, args.episodes, EvalConfig().seed, name)
+        episodes = variant_phrasings(phrased, args.episodes, EvalConfig().seed, name)
         said = [text for _, text, _ in episodes]
         labels = torch.tensor([index[task.id] for task, _, _ in episodes])
         plain = torch.as_tensor(sentence.encode(said))
         read = policy.embed(said)
-        train = labels < len(suite.tasks("train"))
+        train = torch.tensor([phrased.split_of(task) == "train" for task, _, _ in episodes])
         for split, rows in (("train", train), ("held-out", ~train)):
             cells = [
                 "{:.1%} / {:.3f}".format(*nearest_task(v[rows], labels[rows], targets)) for v in (plain, read)
