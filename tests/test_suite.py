@@ -88,7 +88,7 @@ def test_unknown_names_list_the_valid_ones(suite, text, mentions):
 def test_unknown_split_and_suite(suite):
     with pytest.raises(UnknownTaskError, match="valid splits"):
         suite.tasks("test")
-    with pytest.raises(UnknownTaskError, match="valid suites: default"):
+    with pytest.raises(UnknownTaskError, match="valid suites: coasters, default, extended"):
         TaskSuite.load("nope")
 
 
