@@ -27,7 +27,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: setup  ## the README's benchmark tables (about 55 minutes; policy_speed, distributed_training and pack_trip need datasets/tabletop)
+bench: setup  ## the README's benchmark tables (about 90 minutes; policy_speed, distributed_training and pack_trip need datasets/tabletop)
 	$(BIN)/python benchmarks/expert_success.py --episodes 100
 	$(BIN)/python benchmarks/expert_success.py --episodes 50 --dart 0.003
 	$(BIN)/python benchmarks/expert_chains.py --chains 100
@@ -38,6 +38,7 @@ bench: setup  ## the README's benchmark tables (about 55 minutes; policy_speed, 
 	$(BIN)/python benchmarks/distributed_training.py
 	$(BIN)/python benchmarks/pack_trip.py --dataset datasets/tabletop --steps 60
 	$(BIN)/python benchmarks/control_loop.py --minutes 5 --rates 10 30
+	$(BIN)/python benchmarks/soak.py --minutes 30
 	$(BIN)/python benchmarks/language_roles.py
 	$(BIN)/python benchmarks/reader_retrieval.py policy/pretrained/default
 	$(BIN)/python benchmarks/code_shape.py

@@ -9,14 +9,43 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from dataclasses import dataclass
 
 AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+log = logging.getLogger(__name__)
+RAYLET_DEATH = ("worker died or was killed", "so the task will be retried")  # the raylet's reports
 
 
 def _auth_notice(record: logging.LogRecord) -> bool:
     """False for Ray's 'Token authentication is enabled for this Ray cluster' notice."""
     return "Token authentication is enabled for this Ray cluster" not in record.getMessage()
+
+
+def _worker_deaths_as_one_line() -> None:
+    """Ray's driver prints the raylet's report of a dead worker as raw, coloured lines on stdout (its
+    error listener calls `ray._private.worker.print_to_stdstream`, whatever log_to_driver says). Our
+    actors restart and their tasks are retried, so the report becomes one warning of ours; every other
+    message still goes to Ray's printer. Ray offers no public hook for this: the printer is replaced in
+    its module (looked up at each call), and left alone when a Ray version lacks it."""
+    import ray._private.worker as ray_worker
+
+    original = getattr(ray_worker, "print_to_stdstream", None)
+    if original is None or getattr(original, "bcz", False):
+        return
+
+    said = [0.0]  # when our line was last printed: a death and its retry notice are one event
+
+    def printer(data: dict, ignore_prefix: bool) -> None:
+        text = " ".join(data.get("lines", [])).lower()
+        if data.get("pid") != "raylet" or not any(m in text for m in RAYLET_DEATH):
+            original(data, ignore_prefix)
+        elif time.monotonic() - said[0] > 5.0:
+            said[0] = time.monotonic()
+            log.warning("a Ray worker died; its episode is retried on a restarted worker")
+
+    printer.bcz = True  # type: ignore[attr-defined]
+    ray_worker.print_to_stdstream = printer
 
 
 class ClusterError(ConnectionError):
@@ -68,6 +97,7 @@ def connect(config: RayConfig, workers: int) -> bool:
             logging_level=logging.WARNING,
             configure_logging=False,
         )
+        _worker_deaths_as_one_line()
         return True
     try:
         ray.init(
@@ -76,6 +106,7 @@ def connect(config: RayConfig, workers: int) -> bool:
             logging_level=logging.WARNING,
             configure_logging=False,
         )
+        _worker_deaths_as_one_line()
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise ClusterError(f"could not join the Ray cluster at ray.address={config.address}: {e}") from e
     return False

@@ -86,6 +86,9 @@ def to_overrides(verb: Verb, args: list[str]) -> list[str]:
 def _guarded(fn: Callable) -> Callable:
     def run(cfg) -> None:
         """Run the verb; a user error (ValueError, OSError, KeyError) is one line on stderr and exit 2."""
+        from tasks.instruction_text import printable_logs
+
+        printable_logs()  # user text in a log line can never raise
         try:
             fn(cfg)
         except (ValueError, OSError, KeyError) as e:

@@ -29,19 +29,19 @@ from deploy.reading import InstructionReading
 from deploy.session import RobotSession
 from deploy.terminal import PromptConsole, prompt_logging
 from deploy.web.access import WILDCARDS, WebAccess, check_port_free, web_access
-from evaluation.rollouts import env_config_for
+from evaluation.rollouts import env_config_for, why_no_rollouts
 from policy.policy import Policy
 from robot.safety import SafeRobot, SafetyConfig
 from robot.xarm import XArmConfig
 from sim.sim_robot import SimRobot, SimRobotConfig
+from tasks.instruction_text import check_instruction
 from tasks.suite import TaskSuite
 
 log = logging.getLogger(__name__)
 ROBOTS = ("sim", "xarm")
 HELP = (
-    "type an instruction (it takes effect at once) | reset: new scene, same instruction | stop: hold | "
-    "estop / release | "
-    "status | help | quit"
+    "type an instruction (it takes effect at once) | force TEXT: start it even when not understood | "
+    "reset: new scene, same instruction | stop: hold | estop / release | status | help | quit"
 )
 
 
@@ -70,6 +70,8 @@ class RunConfig:
     def __post_init__(self) -> None:
         at_least(self, 0, "view_hz")
         positive(self, "duration")
+        if self.instruction is not None:
+            self.instruction = check_instruction(self.instruction)
 
 
 def checkpoint_path(name: str) -> Path:
@@ -107,7 +109,9 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
     loop = ControlLoop(safe, policy, cfg.loop)
     view_hz = cfg.view_hz if cfg.web else 0
     reading = None
-    if policy.config.encoder != "onehot":  # task ids need no reading
+    # a policy that knows its suite (it plays in this simulator) is read against it; task ids need no
+    # reading, and a policy of another robot's data keeps free text
+    if policy.config.encoder != "onehot" and why_no_rollouts(policy) is None:
         reading = InstructionReading(policy, TaskSuite.load(policy.config.suite))
     done = cfg.hold_when_done
     return RobotSession(safe, loop, view_hz, cfg.record, hold_when_done=done, reading=reading), policy
@@ -133,6 +137,8 @@ def figures_table(session: RobotSession) -> Table:
 def prompt(session: RobotSession, console: Console, stop: threading.Event) -> None:
     """The terminal: a line is a command or an instruction; events appear above the prompt as they happen."""
     terminal = PromptConsole()
+    if hasattr(sys.stdin, "reconfigure"):  # bytes that are not UTF-8 reach the gate, not a traceback
+        sys.stdin.reconfigure(errors="surrogateescape")
     console.print(HELP)
     if session.sim is not None:
         console.print("on the table: " + ", ".join(o.replace("_", " ") for o in session.sim.objects))
@@ -147,14 +153,17 @@ def prompt(session: RobotSession, console: Console, stop: threading.Event) -> No
             word = line.lower()
             if word in ("quit", "exit", "q"):
                 break
-            if word == "help":
-                console.print(HELP)
-            elif word in session.COMMANDS:
-                session.command(word)
-            elif word == "status":
-                console.print(figures_table(session))
-            else:
-                session.instruct(line)
+            try:
+                if word == "help":
+                    console.print(HELP)
+                elif word in session.COMMANDS:
+                    session.command(word)
+                elif word == "status":
+                    console.print(figures_table(session))
+                else:
+                    session.instruct(line)
+            except ValueError as e:  # bad or not understood: said to the operator, the robot untouched
+                terminal.say(str(e))
 
 
 def serve(session: RobotSession, cfg: RunConfig, access: WebAccess, stop: threading.Event) -> None:

@@ -20,14 +20,16 @@ from data_collection.layout import tabletop_features
 from data_collection.video_codec import VideoConfig
 from data_collection.writer import DatasetWriter
 from deploy.loop import ControlLoop
-from deploy.reading import InstructionReading
+from deploy.reading import InstructionReading, NotUnderstood
 from robot.safety import SafeRobot
 from sim.sim_robot import SimRobot
+from tasks.instruction_text import check_instruction, shown
 from tasks.suite import TaskSpec
 
 log = logging.getLogger(__name__)
 TELEOP_STEP = 0.02  # m per policy step at full deflection (page keys send -1..1)
 TELEOP_TURN = 0.1  # rad
+FORCE = "force "  # an instruction starting so is started even when not understood
 
 
 def jpeg(image: np.ndarray, scale: int = 1) -> str:
@@ -79,15 +81,29 @@ class RobotSession:
         loop.on_tick = self._on_tick
 
     # ------------------------------------------------------------------ commands
-    def instruct(self, text: str, source: str = "terminal", relayout: bool = False) -> None:
+    def instruct(
+        self, text: str, source: str = "terminal", relayout: bool = False, force: bool = False
+    ) -> None:
         """Switch to `text` now. With `relayout`, a scene lacking the named objects is rebuilt for them.
-        An instruction whose colour word could be either of two colours is not started: the session asks
+
+        Text that is no instruction (`check_instruction`: empty, too long, control characters) raises
+        BadInstruction; one the reading cannot place (a question, nothing the suite knows) raises
+        NotUnderstood, unless `force` or it starts with "force ". Either way the robot is untouched. An
+        instruction whose colour word could be either of two colours is not started: the session asks
         which (`deploy.reading`)."""
-        reading = self.reading.read(text) if self.reading is not None and text.strip() else None
+        text = check_instruction(text)
+        if text.lower().startswith(FORCE):
+            force, text = True, check_instruction(text[len(FORCE) :])
+        reading = self.reading.read(text) if self.reading is not None else None
         if reading is not None and reading.question:
             self.event(f"{reading.question} ({text!r} not started: say it with one of those colours)")
             return
-        self.loop.set_instruction(text)  # validates first
+        if reading is not None and reading.unplaced and not force:
+            raise NotUnderstood(
+                f"not started: {shown(text)}: {reading.unplaced}. {self.reading.known_things()}. "
+                f"To make the robot try anyway: force {text}"
+            )
+        self.loop.set_instruction(text)
         self.read_as = reading.task if reading is not None else None
         if reading is not None and reading.colours:
             self.event("read " + ", ".join(f"{said!r} as {colour}" for said, colour in reading.colours))

@@ -12,6 +12,8 @@ import threading
 import time
 from typing import TextIO
 
+from tasks.instruction_text import PrintableLogs
+
 try:
     import readline  # line editing for input(), and the text typed so far
 except ImportError:  # pragma: no cover - not on every platform
@@ -55,6 +57,7 @@ class PromptLogHandler(logging.Handler):
     def __init__(self, console: PromptConsole) -> None:
         super().__init__(logging.INFO)
         self.console = console
+        self.addFilter(PrintableLogs())  # someone's text in a record can never raise or drive the terminal
 
     def emit(self, record: logging.LogRecord) -> None:
         """Print the record via `say`; a failure is reported by logging, never raised."""

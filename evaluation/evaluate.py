@@ -32,6 +32,7 @@ from policy.policy import EXECUTIONS, Policy
 from sim.env import TabletopEnv
 from sim.env_config import EnvConfig
 from sim.skills import SKILLS
+from tasks.instruction_text import check_instruction
 from tasks.suite import TaskSuite
 
 
@@ -90,8 +91,10 @@ def read_episode_file(path: str, suite: TaskSuite, seed: int, episodes: int) -> 
             text = entry["instruction"]
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise ValueError(f'{path}:{n}: expected {{"task": ..., "instruction": ...}}, got {line!r}') from e
-        if not isinstance(text, str) or not text.strip():
-            raise ValueError(f"{path}:{n}: the instruction is empty")
+        try:
+            text = check_instruction(text)
+        except ValueError as e:
+            raise ValueError(f"{path}:{n}: {e}") from e
         for k in range(int(entry.get("episodes", episodes))):
             jobs.append(Job(task.id, suite.split_of(task), int(entry.get("seed", seed + 1000 * n + k)), text))
     if not jobs:

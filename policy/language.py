@@ -104,6 +104,7 @@ class SentenceEncoder(TextEncoder):
         cache: str | Path | None = None,
         pooling: str = "mean",
         memory_only: bool = False,  # no disk cache: at run time, rewriting a big one per instruction is slow
+        keep: int | None = None,  # memory_only: remember at most this many texts (the newest), not all
     ) -> None:
         if pooling not in POOLINGS:
             raise ValueError(f"pooling={pooling!r}; valid: {', '.join(POOLINGS)}")
@@ -116,7 +117,7 @@ class SentenceEncoder(TextEncoder):
         self.key = hashlib.sha1(identity.encode()).hexdigest()[:16]
         self.cache_file = Path(cache or cache_dir() / "embeddings") / f"{self.key}.npz"
         self._cache: dict[str, np.ndarray] = {}
-        self.memory_only = memory_only
+        self.memory_only, self.keep = memory_only, keep
         if self.cache_file.is_file() and not memory_only:
             data = np.load(self.cache_file, allow_pickle=False)
             self._cache = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
@@ -177,7 +178,11 @@ class SentenceEncoder(TextEncoder):
                 self._cache.update(zip(chunk, self._forward(chunk), strict=True))
             if not self.memory_only:
                 self._save()
-        return np.stack([self._cache[t] for t in texts])
+        out = np.stack([self._cache[t] for t in texts])
+        if self.memory_only and self.keep is not None:  # the oldest first (dicts keep insertion order)
+            for old in list(self._cache)[: max(0, len(self._cache) - self.keep)]:
+                del self._cache[old]
+        return out
 
     def _save(self) -> None:
         texts = list(self._cache)

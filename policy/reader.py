@@ -95,6 +95,9 @@ def check_readable(encoder: str) -> None:
         raise ValueError("an instruction reader reads for a sentence encoder, not encoder=onehot (task ids)")
 
 
+KEEP_READ = 256  # instructions whose token states a running policy remembers (benchmarks/soak.py)
+
+
 class Reading:
     """A policy's way into its reader: token states (kept in memory: a training-sized disk cache of them,
     hundreds of MB, would be reread at start and rewritten at every new instruction) through the reader;
@@ -102,7 +105,8 @@ class Reading:
 
     def __init__(self, reader: InstructionReader, encoder: str, plain: Callable[[list[str]], np.ndarray]):
         self.reader, self.plain = reader, plain
-        self.tokens = SentenceEncoder(encoder, pooling="tokens", memory_only=True)
+        # every new instruction would stay in memory (49 KB of token states each) for the whole run
+        self.tokens = SentenceEncoder(encoder, pooling="tokens", memory_only=True, keep=KEEP_READ)
 
     @torch.no_grad()
     def __call__(self, instructions: list[str], device: torch.device) -> torch.Tensor:

@@ -114,7 +114,7 @@ class SafeRobot(Robot):
         self.watchdog_trips = 0
         self.clips = ClipReporter(f"safety({robot.name})")
         self._lock = threading.RLock()
-        self._last_command = time.monotonic()
+        self._last_command: float | None = None  # monotonic time of the last action; None: none yet
         self._ee: np.ndarray | None = None
         self._gripper = 0.0
         self._stop = threading.Event()
@@ -142,7 +142,7 @@ class SafeRobot(Robot):
         with self._lock:
             if not self.robot.is_connected:
                 self.robot.connect()
-            self._last_command = time.monotonic()
+            self._last_command = None  # the watchdog watches from the first action on
         self._stop.clear()
         self._watchdog = threading.Thread(target=self._watch, name="safety-watchdog", daemon=True)
         self._watchdog.start()
@@ -218,7 +218,8 @@ class SafeRobot(Robot):
         period = self.config.watchdog_timeout / 2
         while not self._stop.wait(period):
             with self._lock:
-                stale = time.monotonic() - self._last_command > self.config.watchdog_timeout
+                last = self._last_command
+                stale = last is not None and time.monotonic() - last > self.config.watchdog_timeout
                 if stale and self.robot.is_connected:
                     if self.watchdog_trips == 0:
                         log.warning(

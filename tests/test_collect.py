@@ -65,7 +65,7 @@ def test_interrupted_collection_says_it_is_partial(local_ray, tmp_path):
     assert json.loads((tmp_path / "ds" / "meta" / "collection.json").read_text())["complete"]
 
 
-def test_killed_worker_is_restarted_and_its_episode_retried(local_ray, tmp_path):
+def test_killed_worker_is_restarted_and_its_episode_retried(local_ray, tmp_path, capfd, caplog):
     killed = []
 
     def kill_one_worker(index, pids):
@@ -77,6 +77,12 @@ def test_killed_worker_is_restarted_and_its_episode_retried(local_ray, tmp_path)
     assert killed and len(result.committed) == 8
     assert jobs_of(tmp_path / "ds") == list(range(8))  # no duplicates, no gaps
     assert check(tmp_path / "ds").ok
+    # Ray's report of the death arrives on its own thread: one line of ours, none of the raylet's
+    deadline = time.time() + 15
+    while "a Ray worker died" not in caplog.text and time.time() < deadline:
+        time.sleep(0.2)
+    assert caplog.text.count("a Ray worker died; its episode is retried") == 1
+    assert "(raylet)" not in capfd.readouterr().out
 
 
 def test_resume_collects_only_the_missing_jobs(local_ray, tmp_path):

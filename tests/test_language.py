@@ -37,6 +37,16 @@ def test_token_states_keep_which_word_comes_where_that_the_mean_loses(tmp_path):
         SentenceEncoder(cache=tmp_path, pooling="mean+order")
 
 
+def test_a_running_policy_remembers_only_its_newest_instructions(tmp_path):
+    """A long run hears many instructions: the token states of only the newest `keep` stay in memory."""
+    tokens = SentenceEncoder(cache=tmp_path, pooling="tokens", memory_only=True, keep=2)
+    first = tokens.encode([MOVE_RED])
+    tokens.encode([MOVE_BLUE, "lift", "lift the red block"])
+    assert len(tokens._cache) == 2 and MOVE_RED not in tokens._cache
+    np.testing.assert_allclose(tokens.encode([MOVE_RED]), first, atol=1e-6)  # read again, the same
+    assert not tokens.cache_file.exists()
+
+
 @pytest.mark.parametrize(
     ("key", "inert", "used"),
     [

@@ -96,6 +96,13 @@ def test_the_suites_own_phrasings_and_paraphrases_are_never_rewritten(suite, col
             assert colours.uncoloured(text) is None, text  # and never asked about
 
 
-def test_an_instruction_naming_no_object_of_the_suite_is_read_as_no_task(reading):
-    assert reading.read("wave hello to everyone").task is None
-    assert reading.read("raise the brick off the table").task is None  # "brick": a thing, not a colour
+def test_text_that_is_nothing_it_was_taught_or_a_question_is_not_understood(reading):
+    for text in ("wave hello to everyone", "open the door", "asdf jkl", "paint the red block blue"):
+        said = reading.read(text)
+        assert said.task is None and said.unplaced == "it is nothing I was taught to do", text
+    question = reading.read("where is the red block?")
+    assert question.task is None and question.unplaced == "it is a question, not something to do"
+    # an object word the suite lacks keeps the sentence's shape: read as the task it names
+    assert reading.masked("raise the red brick off the table") == "raise the thing off the table"
+    assert reading.read("raise the red brick off the table").task.id == "pick_up/red_block"
+    assert "block (" in reading.known_things() and "stack on" in reading.known_things()

@@ -65,6 +65,8 @@ def test_emergency_stop_holds_until_released(robot):
 
 
 def test_watchdog_holds_position_when_actions_stop(robot):
+    time.sleep(0.7)  # connected, nothing asked yet (a policy loading): nothing to watch, nothing said
+    assert robot.watchdog_trips == 0
     robot.send_action(np.array([0.02, 0, 0, 0, 0, 0, 0], dtype=np.float32))
     steps = robot.robot.env.steps
     time.sleep(1.0)  # the action source went quiet

@@ -18,9 +18,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from deploy.session import RobotSession
 from deploy.web.access import WebAccess
+from tasks.instruction_text import check_instruction
 
 MAX_MESSAGE = 2048  # bytes
-MAX_INSTRUCTION = 300  # characters
 
 
 class BadMessage(ValueError):
@@ -41,11 +41,14 @@ def parse(raw: str) -> dict:
         raise BadMessage('expected a JSON object with a "type"')
     kind = msg["type"]
     if kind == "instruction":
-        text = msg.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise BadMessage('"instruction" needs a non-empty "text"')
-        if len(text) > MAX_INSTRUCTION:
-            raise BadMessage(f"instruction too long ({len(text)} characters; at most {MAX_INSTRUCTION})")
+        if not isinstance(msg.get("text"), str):
+            raise BadMessage('"instruction" needs a "text"')
+        try:
+            msg["text"] = check_instruction(msg["text"])
+        except ValueError as e:  # what is wrong with it, and what is valid
+            raise BadMessage(str(e)) from e
+        if not isinstance(msg.get("force", False), bool):
+            raise BadMessage('"force" must be true or false')
     elif kind == "takeover":
         if not isinstance(msg.get("on"), bool):
             raise BadMessage('"takeover" needs "on": true or false')
@@ -128,7 +131,7 @@ def make_app(session: RobotSession, access: WebAccess, status_hz: float = 10.0) 
 def _apply(session: RobotSession, msg: dict, client: str) -> None:
     kind = msg["type"]
     if kind == "instruction":
-        session.instruct(msg["text"], source=client)
+        session.instruct(msg["text"], source=client, force=msg.get("force", False))
     elif kind in RobotSession.COMMANDS:
         session.command(kind)
     elif kind == "takeover":
