@@ -121,6 +121,11 @@ def floor_under(obj: ObjectState) -> float:
     return float(obj.position[2] - obj.geometry.rest_z)
 
 
+def top_of(obj: ObjectState) -> float:
+    """Height of the object's top: where something set on it rests."""
+    return floor_under(obj) + obj.geometry.height
+
+
 def travel_over(point: np.ndarray, s: SceneState) -> np.ndarray:
     """Where a travel phase aims: above `point` at travel height, or at `point` itself when the hand is
     already coming down onto it (under travel height, inside the `DESCENT_CONE` over it). That is a

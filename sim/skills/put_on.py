@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.predicates import distance_xy
-from sim.skills.base import PickAndPlace, floor_under, hold_height
+from sim.skills.base import PickAndPlace, floor_under, hold_height, top_of
 from sim.state import ObjectState, SceneState
 from tasks.suite import TaskSpec
 
@@ -23,12 +23,10 @@ class PutOn(PickAndPlace):
     def relation(self, obj: ObjectState, ref: ObjectState) -> bool:
         """`obj` rests on `ref`'s top surface, its centre within the rim (no upright test: a duck's mesh
         stands with its own z axis sideways)."""
-        top = floor_under(ref) + ref.geometry.height
-        bottom = obj.position[2] - obj.geometry.rest_z
-        return bool(distance_xy(obj, ref) < RIM * ref.geometry.radius and abs(bottom - top) < SEATED)
+        within_rim = distance_xy(obj, ref) < RIM * ref.geometry.radius
+        return bool(within_rim and abs(floor_under(obj) - top_of(ref)) < SEATED)
 
     def goal(self, task: TaskSpec, state: SceneState) -> np.ndarray:
         # let go 1 cm above the coaster's top, over its centre
         coaster = state[task.reference.name]
-        top = floor_under(coaster) + coaster.geometry.height
-        return np.array([*coaster.xy, top + hold_height(state, task.target.name) + 0.01])
+        return np.array([*coaster.xy, top_of(coaster) + hold_height(state, task.target.name) + 0.01])

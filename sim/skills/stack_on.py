@@ -6,7 +6,7 @@ import numpy as np
 
 from sim.expert import nearest_yaw
 from sim.predicates import stacked
-from sim.skills.base import PickAndPlace, floor_under, hold_height
+from sim.skills.base import PickAndPlace, hold_height, top_of
 from sim.state import ObjectState, SceneState
 from tasks.suite import TaskSpec
 
@@ -19,8 +19,7 @@ class StackOn(PickAndPlace):
 
     def goal(self, task: TaskSpec, state: SceneState) -> np.ndarray:
         base = state[task.reference.name]
-        top_of_base = floor_under(base) + base.geometry.height
-        return np.array([*base.xy, top_of_base + hold_height(state, task.target.name) + 0.006])
+        return np.array([*base.xy, top_of(base) + hold_height(state, task.target.name) + 0.006])
 
     def place_yaw(self, task: TaskSpec, state: SceneState) -> float:
         # line the faces up with the block below
