@@ -95,7 +95,7 @@ def check_readable(encoder: str) -> None:
         raise ValueError("an instruction reader reads for a sentence encoder, not encoder=onehot (task ids)")
 
 
-KEEP_READ = 256  # instructions whose token states a running policy remembers (benchmarks/soak.py)
+KEEP_READ = 64  # instructions whose token states a running policy remembers (benchmarks/soak.py)
 
 
 class Reading:
