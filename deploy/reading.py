@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from policy import Policy
 from policy.paraphrase import Paraphrases
+from policy.reader import suite_vectors
 from tasks.suite import TaskSpec, TaskSuite
 
 # Sentence-vector cosine, objects masked, to the nearest of the sentence shapes the policy was taught,
@@ -78,10 +79,8 @@ class InstructionReading:
         colours = "|".join(map(re.escape, suite.config.colours))
         # an object as the suite names it (longest first), else a colour of the suite before a word
         self.mentions = re.compile(rf"\b(?:{'|'.join(map(re.escape, names))}|(?:{colours}) [a-z]+)\b")
-        self.targets = None  # (tasks, D): per task of the grid, the unit mean of its phrasings' vectors
-        if policy.reader is not None:
-            raw = [torch.as_tensor(policy.encoder.encode(suite.instructions(t))).mean(0) for t in suite.grid]
-            self.targets = F.normalize(torch.stack(raw).float(), dim=-1)
+        # (tasks, D): per task of the grid, the unit mean of its phrasings' vectors (the reader's target)
+        self.targets = suite_vectors(policy.encoder, suite, suite.grid) if policy.reader is not None else None
 
     def _unit(self, texts: list[str]) -> torch.Tensor:
         return F.normalize(torch.as_tensor(self.policy.encoder.encode(texts)).float(), dim=-1)
@@ -93,14 +92,13 @@ class InstructionReading:
             return Reading(known)
         if QUESTION.match(text):
             return Reading(None, unplaced="it is a question, not something to do")
-        colours = self.policy.colour_words.rewrite(text) if self.targets is not None else None
-        said = colours.text if colours is not None else text
-        read = colours.read if colours is not None else []
-        question = None
-        if colours is not None:
-            question = colours.question or self.policy.colour_words.uncoloured(said)
-        if question:
-            return Reading(None, question, read)
+        said, read = text, []
+        if self.targets is not None:  # colour words are said as the suite's for a policy with a reader
+            colours = self.policy.colour_words.rewrite(text)
+            question = colours.question or self.policy.colour_words.uncoloured(colours.text)
+            if question:
+                return Reading(None, question, colours.read)
+            said, read = colours.text, colours.read
         if self.likeness(said) < self.min_likeness:
             return Reading(None, None, read, 0.0, unplaced="it is nothing I was taught to do")
         if self.targets is None:  # no reader: the suite's matcher, or free text the policy still tries
