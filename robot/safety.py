@@ -174,10 +174,13 @@ class SafeRobot(Robot):
             if norm > cap:
                 applied[sl] *= cap / norm
                 clipped = True
-        if self._ee is not None:
-            target = cfg.limits.clamp_position(self._ee + applied[:3])
-            if not np.allclose(target, self._ee + applied[:3]):
-                applied[:3] = target - self._ee
+        if self._ee is not None:  # no motion out of the box; a hand already past a wall is not pulled in
+            # (that pull, turning a hold into a move, re-aimed the arm at its measured pose every tick)
+            low = np.minimum(np.asarray(cfg.limits.workspace_low) - self._ee, 0.0)
+            high = np.maximum(np.asarray(cfg.limits.workspace_high) - self._ee, 0.0)
+            inside = np.clip(applied[:3], low, high)
+            if not np.allclose(inside, applied[:3]):
+                applied[:3] = inside
                 clipped = True
         if clipped:
             self.clips.report(np.asarray(action), applied)

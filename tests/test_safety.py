@@ -50,6 +50,24 @@ def test_workspace_box_stops_the_arm_at_its_wall(robot):
     assert ee(robot)[2] == pytest.approx(0.15, abs=0.01)
 
 
+def test_a_hand_outside_the_box_holds_still_and_may_not_go_further(robot):
+    """A hand pushed just outside the box (by an object, or the IK's residual) holds where it is: the box
+    stops motion out of it, and never becomes motion the operator did not ask for."""
+    start = ee(robot)
+    high = [0.8, float(start[1]) - 0.002, 0.45]  # the hand is 2 mm past the box's +y wall
+    low = [0.2, min(-0.4, high[1] - 0.5), 0.0]
+    robot.config.limits = ActionLimits(workspace_low=low, workspace_high=high)
+    for _ in range(20):
+        robot.get_observation()
+        applied = robot.send_action(robot.hold_action())
+        assert not np.any(applied[:6])
+    np.testing.assert_allclose(ee(robot), start, atol=1e-3)
+    applied = robot.send_action(np.array([0, 0.02, 0, 0, 0, 0, 0], dtype=np.float32))
+    assert applied[1] == 0.0  # further out: stopped
+    applied = robot.send_action(np.array([0, -0.02, 0, 0, 0, 0, 0], dtype=np.float32))
+    assert applied[1] == pytest.approx(-0.02)  # back in: allowed
+
+
 def test_emergency_stop_holds_until_released(robot):
     robot.estop()
     start = ee(robot)
