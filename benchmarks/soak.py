@@ -13,7 +13,9 @@ what the sender heard and what the page's status showed before the next input:
 - accepted or refused as it should be: an instruction is accepted when the session logs "instruction
   from <sender>: <text>", refused when its sender gets the one-line refusal;
 - no motion on a refused one: the loop's instruction never becomes refused text, and a robot standing
-  still (idle, done, e-stopped) when refused text arrives moves less than 2 mm before the next input.
+  still (idle, done, e-stopped) when refused text arrives does not start acting within 2 s. The hand's
+  drift meanwhile is reported: a hold is a zero step from the measured pose, and a hand resting on the
+  table creeps a few millimetres without being driven.
 Per minute: the achieved control rate and p99 jitter (the loop's own figures over that minute), deadline
 misses, and the process's resident memory. Prints both tables and writes them to --output-dir.
 """
@@ -197,10 +199,16 @@ def judge(record: dict, terminal: Terminal, clients: list[Client]) -> dict:
         sender = next(c for c in clients if c.name == record["source"])
         refused = any(t0 <= t <= t1 for t, _ in sender.errors)
     moved_on_it = any(s["instruction"] == text for _, s in timeline) and not accepted
+    # a robot holding still (not driven by anyone) that starts acting within 2 s of refused text moved on
+    # it; the hand's drift while it holds (a hand resting on the table creeps) is reported, not judged
     still = record["state"] in ("idle", "done", "estop") and not record["takeover"]
-    if still and not accepted and record["ee"]:
-        ee = np.array([s["ee"] for t, s in timeline if t <= t0 + 2.0 and s["ee"]]).reshape(-1, 3)
-        moved_on_it |= bool(len(ee)) and float(np.linalg.norm(ee - record["ee"], axis=1).max()) > 0.002
+    after = [s for t, s in timeline if t <= t0 + 2.0]
+    drift_mm = 0.0
+    if still and not accepted:
+        moved_on_it |= any(s["state"] == "running" for s in after)
+        ee = np.array([s["ee"] for s in after if s["ee"]]).reshape(-1, 3)
+        if record["ee"] and len(ee):
+            drift_mm = 1000 * float(np.linalg.norm(ee - record["ee"], axis=1).max())
     as_it_should = accepted if record["expected"] else refused and not accepted
     return {
         **record,
@@ -208,6 +216,7 @@ def judge(record: dict, terminal: Terminal, clients: list[Client]) -> dict:
         "refused": refused,
         "as_it_should": as_it_should,
         "moved": moved_on_it,
+        "drift_mm": drift_mm,
     }
 
 
@@ -223,12 +232,16 @@ def drive(
     minutes: list[dict] = []
     pending: list[str] = []
     next_input = start + 1.0
+
+    def sample_minute() -> None:
+        figures = clients[0].statuses[-1][1]["figures"] if clients[0].statuses else {}
+        minutes.append({"minute": len(minutes) + 1, "rss_mb": rss_mb(terminal.proc.pid), **figures})
+        console.print(f"minute {len(minutes)}: {minutes[-1]}")
+
     while time.time() < end and terminal.proc.poll() is None:
         now = time.time()
         if now >= next_minute:
-            figures = clients[0].statuses[-1][1]["figures"] if clients[0].statuses else {}
-            minutes.append({"minute": len(minutes) + 1, "rss_mb": rss_mb(terminal.proc.pid), **figures})
-            console.print(f"minute {len(minutes)}: {minutes[-1]}")
+            sample_minute()
             next_minute += 60
         if now >= next_input:
             status = clients[0].statuses[-1][1] if clients[0].statuses else {}
@@ -253,6 +266,8 @@ def drive(
         time.sleep(0.05)
     if records:
         records[-1]["until"] = time.time()
+    if terminal.proc.poll() is None and next_minute <= end + 1:  # the last minute ends with the soak
+        sample_minute()
     return records, minutes
 
 
@@ -350,6 +365,8 @@ def report(console: Console, o: Outcome) -> None:
             f"{kind}: {verb} as it should", f"{sum(j['as_it_should'] for j in js)} / {len(js)}", "all"
         )
     summary.add_row("motions on refused text", str(sum(j["moved"] for j in o.judged)), "0")
+    drift = max((j.get("drift_mm", 0.0) for j in o.judged), default=0.0)
+    summary.add_row("hand drift holding still within 2 s of refused text, max", f"{drift:.1f} mm", "")
     summary.add_row("crashes (process died, tracebacks)", str(o.crashes), "0")
     summary.add_row("exit code at quit", str(o.exit_code), "0")
     summary.add_row("sockets dropped before quit", str(o.dropped), "0")
