@@ -21,6 +21,7 @@ from policy_ladder import BCZ, run
 from rich.console import Console
 from rich.table import Table
 
+from data_collection.layout import LABELS_PATH
 from tasks.suite import TaskSuite
 
 
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--per-task", type=int, nargs="+", default=[5, 10, 25])
     parser.add_argument("--steps", type=int, default=3000, help="fine-tuning steps (batch 64)")
     parser.add_argument("--replay", type=int, default=600, help="replayed old-task episodes")
+    parser.add_argument("--mix-ratio", type=float, default=0.5, help="the replay's share of every batch")
     parser.add_argument("--new-episodes", type=int, default=3, help="evaluation episodes per new task")
     parser.add_argument("--old-episodes", type=int, default=2, help="evaluation episodes per old task")
     parser.add_argument("--output-dir", default="runs/finetune_data")
@@ -57,10 +59,12 @@ def main() -> None:
     console, root = Console(), Path(args.output_dir)
     new = [f"env.suite={args.suite}", f"tasks=[{args.tasks}]"]
     rows = [("0 (the checkpoint)", "-", Path(args.checkpoint))]
-    replay: Path | None = None
+    # the replay collected by an earlier run, when there is one: every row mixes in the same episodes
+    replay = next((p for p in sorted(root.glob("ft_*/replay")) if (p / LABELS_PATH).is_file()), None)
     matching = TaskSuite.load(args.suite).match([args.tasks])
+    share = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"
     for n in args.per_task:
-        data, out = root / f"data_{n}", root / f"ft_{n}"
+        data, out = root / f"data_{n}", root / f"ft_{n}{share}"
         if not (data / "meta" / "info.json").is_file():
             cmd = [*BCZ, "collect", *new, f"episodes={n * len(matching)}", "seed=3000000", f"output={data}"]
             console.print(f"collecting {n} demonstrations per new task -> {data}")
@@ -72,15 +76,17 @@ def main() -> None:
             # a run stopped before its end (the reader is put back last) resumes from checkpoints/last
             cmd = [*BCZ, "finetune", f"init_from={args.checkpoint}", f"dataset={data}", f"output_dir={out}"]
             cmd += [f"max_steps={args.steps}", "max_minutes=null", "rollouts.every_minutes=0"]
+            cmd += [f"mix_ratio={args.mix_ratio}"]
             cmd += [f"mix_dataset={replay}"] if replay else [f"replay.episodes={args.replay}"]
             console.print(f"fine-tuning on {data} -> {out}")
-            run(cmd, root / f"finetune_{n}.log")
+            run(cmd, root / f"finetune_{n}{share}.log")
         replay = replay or out / "replay"
         minutes = json.loads((final / "config.json").read_text())["train_minutes"]
         rows.append((f"{n} ({n * len(matching)} episodes)", f"{minutes:.0f}", final))
 
     table = Table(
-        title=f"bcz finetune on {args.tasks} ({args.suite}), {args.steps} steps, old tasks replayed"
+        title=f"bcz finetune on {args.tasks} ({args.suite}), {args.steps} steps, old tasks replayed in "
+        f"{args.mix_ratio:.0%} of every batch"
     )
     for col in ("demonstrations per new task", "training minutes", "new tasks", "old train", "old held-out"):
         table.add_column(col, justify="right")
