@@ -50,7 +50,9 @@ def main() -> None:
     parser.add_argument("--per-task", type=int, nargs="+", default=[5, 10, 25])
     parser.add_argument("--steps", type=int, default=3000, help="fine-tuning steps (batch 64)")
     parser.add_argument("--replay", type=int, default=600, help="replayed old-task episodes")
-    parser.add_argument("--mix-ratio", type=float, default=0.5, help="the replay's share of every batch")
+    parser.add_argument(
+        "--mix-ratio", type=float, default=0.75, help="the replay's share of every batch (bcz finetune's)"
+    )
     parser.add_argument("--new-episodes", type=int, default=3, help="evaluation episodes per new task")
     parser.add_argument("--old-episodes", type=int, default=2, help="evaluation episodes per old task")
     parser.add_argument("--output-dir", default="runs/finetune_data")
@@ -62,7 +64,7 @@ def main() -> None:
     # the replay collected by an earlier run, when there is one: every row mixes in the same episodes
     replay = next((p for p in sorted(root.glob("ft_*/replay")) if (p / LABELS_PATH).is_file()), None)
     matching = TaskSuite.load(args.suite).match([args.tasks])
-    share = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"
+    share = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"  # 0.5: the first rows
     for n in args.per_task:
         data, out = root / f"data_{n}", root / f"ft_{n}{share}"
         if not (data / "meta" / "info.json").is_file():
