@@ -11,6 +11,7 @@ figures, `help`, `quit`. What happens (done, still trying, new scene) is printed
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -114,7 +115,11 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
     if policy.config.encoder != "onehot" and why_no_rollouts(policy) is None:
         reading = InstructionReading(policy, TaskSuite.load(policy.config.suite))
     done = cfg.hold_when_done
-    return RobotSession(safe, loop, view_hz, cfg.record, hold_when_done=done, reading=reading), policy
+    session = RobotSession(safe, loop, view_hz, cfg.record, hold_when_done=done, reading=reading)
+    # what start-up made lives until the end: out of the collector's sight, a full collection takes
+    # 0.1 ms instead of 150 ms (440k objects), a pause the loop would otherwise take as a missed tick
+    gc.freeze()
+    return session, policy
 
 
 def figures_table(session: RobotSession) -> Table:
