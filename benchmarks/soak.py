@@ -14,8 +14,8 @@ what the sender heard and what the page's status showed before the next input:
   from <sender>: <text>", refused when its sender gets the one-line refusal;
 - no motion on a refused one: the loop's instruction never becomes refused text, and a robot standing
   still (idle, done, e-stopped) when refused text arrives does not start acting within 2 s. The hand's
-  drift meanwhile is reported: a hold is a zero step from the measured pose, and a hand resting on the
-  table creeps a few millimetres without being driven.
+  drift meanwhile is reported apart: a hold that drifts (a hand pressed on the table, or pulled by the
+  safety layer as it was before the workspace box stopped doing so) is the hold's fault, not the text's.
 Per minute: the achieved control rate and p99 jitter (the loop's own figures over that minute), deadline
 misses, and the process's resident memory. Prints both tables and writes them to --output-dir.
 """
@@ -200,7 +200,7 @@ def judge(record: dict, terminal: Terminal, clients: list[Client]) -> dict:
         refused = any(t0 <= t <= t1 for t, _ in sender.errors)
     moved_on_it = any(s["instruction"] == text for _, s in timeline) and not accepted
     # a robot holding still (not driven by anyone) that starts acting within 2 s of refused text moved on
-    # it; the hand's drift while it holds (a hand resting on the table creeps) is reported, not judged
+    # it; the hand's drift while it holds is the hold's, reported rather than judged
     still = record["state"] in ("idle", "done", "estop") and not record["takeover"]
     after = [s for t, s in timeline if t <= t0 + 2.0]
     drift_mm = 0.0

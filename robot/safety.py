@@ -64,6 +64,13 @@ class ActionLimits:
         """`position` (m) moved into the workspace box."""
         return np.clip(position, self.workspace_low, self.workspace_high)
 
+    def step_within(self, position: np.ndarray, step: np.ndarray) -> np.ndarray:
+        """`step` (m) from `position` with no motion out of the workspace box. A position already past a
+        wall may step back in but is not pulled in: a zero step stays zero, so holding there holds."""
+        low = np.minimum(np.asarray(self.workspace_low) - position, 0.0)
+        high = np.maximum(np.asarray(self.workspace_high) - position, 0.0)
+        return np.clip(step, low, high)
+
 
 def rounded(values: np.ndarray) -> str:
     """'[0.021, -0.004, ...]': millimetres and milliradians, not float32's 17 digits."""
@@ -174,11 +181,8 @@ class SafeRobot(Robot):
             if norm > cap:
                 applied[sl] *= cap / norm
                 clipped = True
-        if self._ee is not None:  # no motion out of the box; a hand already past a wall is not pulled in
-            # (that pull, turning a hold into a move, re-aimed the arm at its measured pose every tick)
-            low = np.minimum(np.asarray(cfg.limits.workspace_low) - self._ee, 0.0)
-            high = np.maximum(np.asarray(cfg.limits.workspace_high) - self._ee, 0.0)
-            inside = np.clip(applied[:3], low, high)
+        if self._ee is not None:  # not `clamp_position`: pulling a hand in turned a hold into a move
+            inside = cfg.limits.step_within(self._ee, applied[:3])
             if not np.allclose(inside, applied[:3]):
                 applied[:3] = inside
                 clipped = True
