@@ -31,7 +31,9 @@ from deploy.session import RobotSession
 from deploy.terminal import PromptConsole, prompt_logging
 from deploy.web.access import WILDCARDS, WebAccess, check_port_free, web_access
 from evaluation.rollouts import env_config_for, why_no_rollouts
+from policy.language import SentenceEncoder
 from policy.policy import Policy
+from robot.heap import limit_arenas
 from robot.safety import SafeRobot, SafetyConfig
 from robot.xarm import XArmConfig
 from sim.sim_robot import SimRobot, SimRobotConfig
@@ -40,6 +42,8 @@ from tasks.suite import TaskSuite
 
 log = logging.getLogger(__name__)
 ROBOTS = ("sim", "xarm")
+GIL_SWITCH_S = 0.001
+ARENAS = 2
 HELP = (
     "type an instruction (it takes effect at once) | force TEXT: start it even when not understood | "
     "reset: new scene, same instruction | stop: hold | estop / release | status | help | quit"
@@ -107,6 +111,8 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
     features["action"] = {"names": list(safe.action_features["action"].names)}
     policy.check_features(features, "robot")
     policy.embed(["warm up"])  # load the encoder (and reader) now, not at the first instruction
+    if isinstance(policy.encoder, SentenceEncoder):
+        policy.encoder.stop_saving()
     loop = ControlLoop(safe, policy, cfg.loop)
     view_hz = cfg.view_hz if cfg.web else 0
     reading = None
@@ -119,6 +125,9 @@ def build(cfg: RunConfig) -> tuple[RobotSession, Policy]:
     # what start-up made lives until the end: out of the collector's sight, a full collection takes
     # 0.1 ms instead of 150 ms (440k objects), a pause the loop would otherwise take as a missed tick
     gc.freeze()
+    # a thread waking for its tick waits for the GIL at most this long (Python's default is 5 ms, which
+    # the tick's start jitter showed whenever the planner or the page held it)
+    sys.setswitchinterval(GIL_SWITCH_S)
     return session, policy
 
 
@@ -202,6 +211,7 @@ def run(cfg: RunConfig, console: Console | None = None) -> RobotSession:
     """`bcz run`: drive the robot until quit, interrupt or `duration`, from the terminal or the web page;
     the robot is disconnected on the way out and the figures printed."""
     console = console or Console()
+    limit_arenas(ARENAS)  # before the threads start: they share what is freed (robot/heap.py)
     access = None
     if cfg.web:  # before anything starts
         access = web_access(cfg.host, cfg.web_token, cfg.web_hosts, cfg.web_origins)

@@ -184,6 +184,12 @@ class SentenceEncoder(TextEncoder):
                 del self._cache[old]
         return out
 
+    def stop_saving(self, keep_new: int = 256) -> None:
+        """From now on, texts not seen before are kept in memory only, at most `keep_new` of them beyond
+        what was loaded. A running robot would otherwise rewrite the whole cache file (4,000 texts, 7 MB
+        here) for every new instruction, 25 ms each, and the file would grow with every one."""
+        self.memory_only, self.keep = True, len(self._cache) + keep_new
+
     def _save(self) -> None:
         texts = list(self._cache)
         vectors = np.stack([self._cache[t] for t in texts])

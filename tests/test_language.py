@@ -47,6 +47,19 @@ def test_a_running_policy_remembers_only_its_newest_instructions(tmp_path):
     assert not tokens.cache_file.exists()
 
 
+def test_a_running_robot_reads_the_disk_cache_but_no_longer_rewrites_it(tmp_path):
+    """`bcz run` stops saving: what it hears later stays in memory (the newest few), the file untouched."""
+    SentenceEncoder(cache=tmp_path).encode([MOVE_RED, "lift"])  # an earlier run saved these
+    encoder = SentenceEncoder(cache=tmp_path)
+    saved = encoder.cache_file.read_bytes()
+    encoder.stop_saving(keep_new=1)
+    red = encoder.encode([MOVE_RED])
+    encoder.encode([MOVE_BLUE, "lift the red block", "lift the blue block"])
+    assert encoder.cache_file.read_bytes() == saved
+    assert len(encoder._cache) == 3 and "lift the blue block" in encoder._cache  # 2 loaded + 1; oldest go
+    np.testing.assert_allclose(encoder.encode([MOVE_RED]), red, atol=1e-6)
+
+
 @pytest.mark.parametrize(
     ("key", "inert", "used"),
     [
