@@ -198,6 +198,8 @@ def judge(record: dict, terminal: Terminal, clients: list[Client]) -> dict:
     else:
         sender = next(c for c in clients if c.name == record["source"])
         refused = any(t0 <= t <= t1 for t, _ in sender.errors)
+    # a colour word that could be either of two colours is asked about, to everyone, and not started
+    refused |= any(f"({text!r} not started:" in event for event in said)
     moved_on_it = any(s["instruction"] == text for _, s in timeline) and not accepted
     # a robot holding still (not driven by anyone) that starts acting within 2 s of refused text moved on
     # it; the hand's drift while it holds is the hold's, reported rather than judged
