@@ -53,6 +53,9 @@ def main() -> None:
     parser.add_argument(
         "--mix-ratio", type=float, default=0.75, help="the replay's share of every batch (bcz finetune's)"
     )
+    parser.add_argument(
+        "--paraphrase-set", help="tell the demonstrations in other words too (bcz finetune paraphrase_set=)"
+    )
     parser.add_argument("--new-episodes", type=int, default=3, help="evaluation episodes per new task")
     parser.add_argument("--old-episodes", type=int, default=2, help="evaluation episodes per old task")
     parser.add_argument("--output-dir", default="runs/finetune_data")
@@ -65,6 +68,7 @@ def main() -> None:
     replay = next((p for p in sorted(root.glob("ft_*/replay")) if (p / LABELS_PATH).is_file()), None)
     matching = TaskSuite.load(args.suite).match([args.tasks])
     share = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"  # 0.5: the first rows
+    share += f"_{args.paraphrase_set}_phrasings" if args.paraphrase_set else ""
     for n in args.per_task:
         data, out = root / f"data_{n}", root / f"ft_{n}{share}"
         if not (data / "meta" / "info.json").is_file():
@@ -79,6 +83,7 @@ def main() -> None:
             cmd = [*BCZ, "finetune", f"init_from={args.checkpoint}", f"dataset={data}", f"output_dir={out}"]
             cmd += [f"max_steps={args.steps}", "max_minutes=null", "rollouts.every_minutes=0"]
             cmd += [f"mix_ratio={args.mix_ratio}"]
+            cmd += [f"paraphrase_set={args.paraphrase_set}"] if args.paraphrase_set else []
             cmd += [f"mix_dataset={replay}"] if replay else [f"replay.episodes={args.replay}"]
             console.print(f"fine-tuning on {data} -> {out}")
             run(cmd, root / f"finetune_{n}{share}.log")
