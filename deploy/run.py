@@ -33,7 +33,6 @@ from deploy.web.access import WILDCARDS, WebAccess, check_port_free, web_access
 from evaluation.rollouts import env_config_for, why_no_rollouts
 from policy.language import SentenceEncoder
 from policy.policy import Policy
-from robot.heap import limit_arenas
 from robot.safety import SafeRobot, SafetyConfig
 from robot.xarm import XArmConfig
 from sim.sim_robot import SimRobot, SimRobotConfig
@@ -43,7 +42,6 @@ from tasks.suite import TaskSuite
 log = logging.getLogger(__name__)
 ROBOTS = ("sim", "xarm")
 GIL_SWITCH_S = 0.001
-ARENAS = 2
 HELP = (
     "type an instruction (it takes effect at once) | force TEXT: start it even when not understood | "
     "reset: new scene, same instruction | stop: hold | estop / release | status | help | quit"
@@ -211,7 +209,6 @@ def run(cfg: RunConfig, console: Console | None = None) -> RobotSession:
     """`bcz run`: drive the robot until quit, interrupt or `duration`, from the terminal or the web page;
     the robot is disconnected on the way out and the figures printed."""
     console = console or Console()
-    limit_arenas(ARENAS)  # before the threads start: they share what is freed (robot/heap.py)
     access = None
     if cfg.web:  # before anything starts
         access = web_access(cfg.host, cfg.web_token, cfg.web_hosts, cfg.web_origins)
