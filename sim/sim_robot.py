@@ -9,16 +9,36 @@ check of that task is reported too.
 from __future__ import annotations
 
 import copy
+import ctypes
+import ctypes.util
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from robot.heap import return_freed_memory
 from robot.robot import Feature, Robot
 from sim.env import TabletopEnv, use_gui
 from sim.env_config import EnvConfig
 from sim.skills import SKILLS
 from tasks.suite import TaskSpec, normalize
+
+
+@functools.cache
+def _malloc_trim() -> ctypes._CFuncPtr | None:
+    """glibc's `malloc_trim`, or None where the C library has none (macOS, musl)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def return_freed_memory() -> None:
+    """Give the heap a scene freed back to the system. A new scene frees the old one's many small blocks
+    and the allocator keeps them: a running robot grew 15 MB over its first ten scenes without this, and
+    none with it (docs/benchmarks.md, "Soak")."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @dataclass
@@ -76,7 +96,7 @@ class SimRobot(Robot):
         """A fresh scene (the next seed), laid out for `task` when given (its objects, with distractors)."""
         self._obs, _ = self._env().reset(seed=self.seed, options={"task": task} if task else None)
         self.seed += 1
-        return_freed_memory()  # the old scene's many small blocks: kept, a robot grew 15 MB in ten scenes
+        return_freed_memory()
 
     def disconnect(self) -> None:
         """Close the simulator; a later call builds a new one."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
+import sys
 import time
+from pathlib import Path
 
 import pybullet as p
 import pytest
@@ -13,7 +17,7 @@ from deploy.session import RobotSession
 from deploy.terminal import PromptConsole, prompt_logging
 from evaluation.rollouts import env_config_for
 from robot.safety import SafeRobot, SafetyConfig
-from sim.sim_robot import SimRobot, SimRobotConfig
+from sim.sim_robot import SimRobot, SimRobotConfig, return_freed_memory
 from tests.test_loop import tiny_policy
 
 
@@ -134,3 +138,26 @@ def test_log_lines_are_printed_above_the_prompt_once():
     assert tty.text.endswith("bcz> ")  # and drawn again below the message
     logging.getLogger("deploy.session").info("after the prompt closed")
     assert "after the prompt closed" not in tty.text
+
+
+def _resident_anon_mb() -> float:
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return int(status["RssAnon"].split()[0]) / 1024
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc_trim and /proc are Linux's")
+def test_a_new_scene_gives_freed_heap_back():
+    """What a scene frees in the middle of the heap stays resident until `return_freed_memory`."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(4096) for _ in range(8000)]  # 32 MB of small blocks, each touched
+    for block in blocks:
+        ctypes.memset(block, 1, 4096)
+    for block in blocks[:-1]:  # the last one stays: the heap's top cannot shrink past it by itself
+        libc.free(block)
+    before = _resident_anon_mb()
+    return_freed_memory()
+    after = _resident_anon_mb()
+    libc.free(blocks[-1])
+    assert before - after > 20, (before, after)
