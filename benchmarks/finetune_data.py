@@ -67,10 +67,11 @@ def main() -> None:
     # the replay collected by an earlier run, when there is one: every row mixes in the same episodes
     replay = next((p for p in sorted(root.glob("ft_*/replay")) if (p / LABELS_PATH).is_file()), None)
     matching = TaskSuite.load(args.suite).match([args.tasks])
-    share = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"  # 0.5: the first rows
-    share += f"_{args.paraphrase_set}_phrasings" if args.paraphrase_set else ""
+    # each setting's own runs: ft_N, ft_N_mix75, ft_N_mix75_default_phrasings (0.5: the first rows)
+    arm = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"
+    arm += f"_{args.paraphrase_set}_phrasings" if args.paraphrase_set else ""
     for n in args.per_task:
-        data, out = root / f"data_{n}", root / f"ft_{n}{share}"
+        data, out = root / f"data_{n}", root / f"ft_{n}{arm}"
         if not (data / "meta" / "info.json").is_file():
             cmd = [*BCZ, "collect", *new, f"episodes={n * len(matching)}", "seed=3000000", f"output={data}"]
             console.print(f"collecting {n} demonstrations per new task -> {data}")
@@ -86,7 +87,7 @@ def main() -> None:
             cmd += [f"paraphrase_set={args.paraphrase_set}"] if args.paraphrase_set else []
             cmd += [f"mix_dataset={replay}"] if replay else [f"replay.episodes={args.replay}"]
             console.print(f"fine-tuning on {data} -> {out}")
-            run(cmd, root / f"finetune_{n}{share}.log")
+            run(cmd, root / f"finetune_{n}{arm}.log")
         replay = replay or out / "replay"
         minutes = json.loads((final / "config.json").read_text())["train_minutes"]
         rows.append((f"{n} ({n * len(matching)} episodes)", f"{minutes:.0f}", final))
