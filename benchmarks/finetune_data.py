@@ -54,7 +54,9 @@ def main() -> None:
         "--mix-ratio", type=float, default=0.75, help="the replay's share of every batch (bcz finetune's)"
     )
     parser.add_argument(
-        "--paraphrase-set", help="tell the demonstrations in other words too (bcz finetune paraphrase_set=)"
+        "--paraphrase-set",
+        default="default",
+        help="tell the demonstrations in other words too (bcz finetune's paraphrase_set); null: never",
     )
     parser.add_argument("--new-episodes", type=int, default=3, help="evaluation episodes per new task")
     parser.add_argument("--old-episodes", type=int, default=2, help="evaluation episodes per old task")
@@ -69,7 +71,7 @@ def main() -> None:
     matching = TaskSuite.load(args.suite).match([args.tasks])
     # each setting's own runs: ft_N, ft_N_mix75, ft_N_mix75_default_phrasings (0.5: the first rows)
     arm = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"
-    arm += f"_{args.paraphrase_set}_phrasings" if args.paraphrase_set else ""
+    arm += f"_{args.paraphrase_set}_phrasings" if args.paraphrase_set != "null" else ""
     for n in args.per_task:
         data, out = root / f"data_{n}", root / f"ft_{n}{arm}"
         if not (data / "meta" / "info.json").is_file():
@@ -83,8 +85,7 @@ def main() -> None:
             # a run stopped before its end (the reader is put back last) resumes from checkpoints/last
             cmd = [*BCZ, "finetune", f"init_from={args.checkpoint}", f"dataset={data}", f"output_dir={out}"]
             cmd += [f"max_steps={args.steps}", "max_minutes=null", "rollouts.every_minutes=0"]
-            cmd += [f"mix_ratio={args.mix_ratio}"]
-            cmd += [f"paraphrase_set={args.paraphrase_set}"] if args.paraphrase_set else []
+            cmd += [f"mix_ratio={args.mix_ratio}", f"paraphrase_set={args.paraphrase_set}"]
             cmd += [f"mix_dataset={replay}"] if replay else [f"replay.episodes={args.replay}"]
             console.print(f"fine-tuning on {data} -> {out}")
             run(cmd, root / f"finetune_{n}{arm}.log")

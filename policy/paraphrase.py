@@ -11,6 +11,7 @@ evaluation and the unseen-phrasing benchmark never see them.
 
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,6 +20,8 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from tasks.suite import TaskSpec, TaskSuite, normalize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,28 +56,32 @@ def _read(name: str, seen: tuple[str, ...] = ()) -> ParaphraseConfig:
 
 
 class Paraphrases:
-    """Extra phrasings per task, checked against a suite when built."""
+    """Extra phrasings per task, checked against a suite when built.
+
+    A set may name skills and object kinds a suite lacks (the default set on a suite of your own): those
+    are left out, and said once. A set that names none of the suite's is refused, as is a template that
+    does not name the objects its skill needs."""
 
     def __init__(self, config: ParaphraseConfig, suite: TaskSuite, per_task: int = 96) -> None:
-        unknown = set(config.templates) - set(suite.config.skills)
-        if unknown:
+        skills, kinds = suite.config.skills, suite.config.objects
+        templates = {s: t for s, t in config.templates.items() if s in skills}
+        words = {k: w for k, w in config.words.items() if k in kinds}
+        if not templates and not words:
             raise ValueError(
-                f"paraphrases name skills {sorted(unknown)} the suite does not have; "
-                f"valid skills: {', '.join(sorted(suite.config.skills))}"
+                f"paraphrases name none of the suite's skills or object kinds (they name skills "
+                f"{sorted(config.templates)}, object kinds {sorted(config.words)}); valid skills: "
+                f"{', '.join(sorted(skills))}; valid kinds: {', '.join(sorted(kinds))}"
             )
-        unknown = set(config.words) - set(suite.config.objects)
-        if unknown:
-            raise ValueError(
-                f"paraphrases name object kinds {sorted(unknown)} the suite does not have; "
-                f"valid kinds: {', '.join(sorted(suite.config.objects))}"
-            )
-        for skill, templates in config.templates.items():
-            needs_reference = bool(suite.config.skills[skill].references)
-            for t in templates:
+        left_out = sorted({*config.templates, *config.words} - {*templates, *words})
+        if left_out:
+            log.info("paraphrases for %s left out: the suite has no such skill or object kind", left_out)
+        for skill, texts in templates.items():
+            needs_reference = bool(skills[skill].references)
+            for t in texts:
                 if "{target}" not in t or ("{reference}" in t) != needs_reference:
                     slots = "{target} and {reference}" if needs_reference else "{target} only"
                     raise ValueError(f"paraphrase {t!r} of {skill} must name {slots}")
-        self.config = config
+        self.config = ParaphraseConfig(config.base, templates, words)
         self.suite = suite
         self.per_task = per_task
 

@@ -60,6 +60,7 @@ def test_paraphrases_share_no_word_or_template_with_the_unseen_phrasing_benchmar
     [
         (ParaphraseConfig(templates={"juggle": ["juggle the {target}"]}), "skills ['juggle']"),
         (ParaphraseConfig(words={"spoon": ["ladle"]}), "object kinds ['spoon']"),
+        (ParaphraseConfig(), "name none of the suite's skills or object kinds"),
         (
             ParaphraseConfig(templates={"put_in": ["put the {target} away"]}),
             "must name {target} and {reference}",
@@ -72,6 +73,20 @@ def test_a_bad_paraphrase_set_is_refused_with_what_is_valid(suite, config, messa
         Paraphrases(config, suite)
     with pytest.raises(ValueError, match="valid: default"):
         Paraphrases.load("nope", suite)
+
+
+def test_a_set_for_a_bigger_suite_keeps_what_this_suite_has(suite, caplog):
+    """The default set on a suite of one's own: what the suite lacks is left out and said, the rest used."""
+    config = ParaphraseConfig(
+        templates={"juggle": ["juggle the {target}"], "pick_up": ["hoist the {target}"]},
+        words={"spoon": ["ladle"], "block": ["brick-ish thing"]},
+    )
+    with caplog.at_level("INFO", logger="policy.paraphrase"):
+        paraphrases = Paraphrases(config, suite)
+    assert "['juggle', 'spoon'] left out" in caplog.text
+    assert set(paraphrases.config.templates) == {"pick_up"} and set(paraphrases.config.words) == {"block"}
+    texts = paraphrases.of(suite.resolve("pick_up/red_block"))
+    assert "hoist the red block" in texts and "hoist the red brick-ish thing" in texts
 
 
 def test_training_tells_a_paraphrase_with_its_probability(tiny_dataset, suite, tmp_path):
