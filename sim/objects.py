@@ -7,6 +7,7 @@ file may declare more kinds by `shape` (`ShapeSpec`, docs/add_a_task.md); `KINDS
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,7 @@ import numpy as np
 import pybullet_data
 
 from robot.quiet import pybullet as p
+from sim.assets import untextured_urdf
 from tasks.errors import UnknownTaskError
 from tasks.registry import SHAPES
 
@@ -114,7 +116,7 @@ def urdf_builder(
 ) -> Callable[[int, list[float]], int]:
     def build(client: int, rgba: list[float]) -> int:
         body = p.loadURDF(
-            str(DATA / path),
+            str(_untextured(DATA / path)),  # recoloured below: its texture would only cost memory
             globalScaling=scale,
             baseOrientation=p.getQuaternionFromEuler(euler),
             physicsClientId=client,
@@ -338,6 +340,11 @@ class ShapeSpec:
             grasp_yaw_tolerance=math.radians(self.grasp_yaw_tolerance),
             builder=builder,
         )
+
+
+@functools.cache
+def _untextured(path: Path) -> Path:
+    return untextured_urdf(path)
 
 
 def _urdf_path(path: str) -> Path:

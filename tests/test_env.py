@@ -132,3 +132,20 @@ def test_scene_contains_distractors_of_the_suite(suite):
         counts.append(len(names) - 1)
     assert max(counts) >= 1
     env.close()
+
+
+def test_objects_loaded_without_their_textures_look_the_same(suite, monkeypatch):
+    """The duck and the tray are loaded from copies whose meshes name no picture (the scene recolours
+    them and drops the texture anyway): the frames are the original's, pixel for pixel."""
+    import sim.objects as objects
+
+    def frame() -> np.ndarray:
+        env = TabletopEnv(EnvConfig(), task="put_in/orange_duck/red_tray")
+        obs, _ = env.reset(seed=4)
+        env.close()
+        return np.concatenate([obs[k].ravel() for k in sorted(obs) if k != "state"])
+
+    copies = frame()
+    assert "untextured" in str(objects._untextured(objects.DATA / "tray/traybox.urdf"))
+    monkeypatch.setattr(objects, "_untextured", lambda path: path)
+    assert (frame() == copies).all()

@@ -161,3 +161,27 @@ def test_a_new_scene_gives_freed_heap_back():
     after = _resident_anon_mb()
     libc.free(blocks[-1])
     assert before - after > 20, (before, after)
+
+
+def test_a_robot_that_forgets_the_meshes_it_parsed_lays_out_the_same_scenes(monkeypatch):
+    """Every few scenes the simulated robot empties PyBullet's cache of parsed meshes (a long run would
+    otherwise keep every one of the clutter's 1000): the scenes after it are the ones it would have
+    laid out anyway, pixel for pixel."""
+    import sim.sim_robot as sim_robot
+
+    def scenes(every: int) -> list[dict]:
+        monkeypatch.setattr(sim_robot, "MESH_CACHE_SCENES", every)
+        sim = SimRobot(SimRobotConfig(env=env_config_for(tiny_policy()), seed=3, gui="false"))
+        sim.connect()
+        shown = []
+        for _ in range(5):
+            sim.reset()
+            shown.append(sim.get_observation())
+        sim.disconnect()
+        return shown
+
+    forgetting, keeping = scenes(every=2), scenes(every=10**9)
+    for a, b in zip(forgetting, keeping, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert (a[key] == b[key]).all(), key
