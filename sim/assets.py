@@ -5,7 +5,7 @@ has already read and decoded the texture by then, and its renderer keeps what th
 picture cost a running robot 11 MB the first time a tray was laid out, the duck's 6 MB
 (docs/deploy.md, "Holding up under long use"). The copy's visual meshes point at a material file
 without its picture lines (`map_Kd` ...), so nothing is decoded; the colours come from the recolouring
-as before, and the frames are the same pixel for pixel (tests/test_objects.py). The copy is written
+as before, and the frames are the same pixel for pixel (tests/test_env.py). The copy is written
 once per machine to the user cache, atomically, beside copies of the meshes it needs.
 """
 
