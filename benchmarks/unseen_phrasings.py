@@ -12,6 +12,13 @@ phrasing is checked to be none of the suite's. The table gives the average succe
 as `bcz eval` does, and its ratio to the suite phrasing's; the episodes are paired, so the difference
 between rows is the language's doing, not the scenes'. Per factor (colour word, object word, template,
 skill), a table gives each value's success beside the same episodes told the suite's way.
+
+As at `bcz run`'s prompt (`deploy.reading`), a colour word the policy cannot place ("buttercup") is
+asked about ("which dish: green, blue or yellow?") instead of guessed; the benchmark's user then says it
+again with the suite's colour for the colour words the prompt did not read, and the table counts the
+episodes asked about. Every other instruction runs as said, including one the prompt would not start
+(as if the operator insisted). `--as-told` runs every instruction as first said (a guess where the
+prompt would ask).
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from deploy.reading import InstructionReading
 from evaluation.evaluate import EvalConfig, evaluate
+from policy import Policy
 from tasks.suite import ObjectRef, TaskSpec, TaskSuite, normalize
 
 TEMPLATES = {
@@ -71,6 +80,7 @@ COLOURS = {  # other words for each suite colour (kept apart from the paraphrase
     "purple": ["amethyst", "eggplant", "grape"],
     "orange": ["carrot", "clementine", "mandarin"],
 }
+SUITE_COLOUR = {word: colour for colour, words in COLOURS.items() for word in words}
 # what each variant says in its own words: (templates, object words, colour words)
 VARIANTS = {
     "suite phrasings": (False, False, False),
@@ -122,6 +132,25 @@ def phrasings(
     return told
 
 
+def said_again(reading: InstructionReading, text: str) -> str | None:
+    """`text` as its user says it after the prompt's question (the colour words it did not read said as
+    the suite's), or None when the prompt asks none."""
+    read = reading.read(text)
+    if not read.question:
+        return None
+    placed = {said for said, _ in read.colours}
+    return " ".join(SUITE_COLOUR[w] if w in SUITE_COLOUR and w not in placed else w for w in text.split())
+
+
+def answered(
+    reading: InstructionReading, told: list[tuple[TaskSpec, str, int, dict]]
+) -> tuple[list[tuple[TaskSpec, str, int, dict]], int]:
+    """`told` with each instruction the prompt asks about said again, and how many were."""
+    again = [said_again(reading, text) for _, text, _, _ in told]
+    said = [(t, a or text, s, used) for (t, text, s, used), a in zip(told, again, strict=True)]
+    return said, sum(a is not None for a in again)
+
+
 def variant_phrasings(
     suite: TaskSuite, episodes: int, seed: int, variant: str
 ) -> list[tuple[TaskSpec, str, int]]:
@@ -149,6 +178,9 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=1, help="episodes per task")
     parser.add_argument("--variants", type=int, nargs="*", help="which rows (0 = the suite's; default: all)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--as-told", action="store_true", help="no questions: every instruction as first said"
+    )
     parser.add_argument("--output-dir", type=Path, default=Path("runs/evals/unseen_phrasings"))
     args = parser.parse_args()
     console, base = Console(), EvalConfig()
@@ -157,6 +189,11 @@ def main() -> None:
     chosen = [names[i] for i in sorted({0, *(args.variants or range(len(names)))})]  # the suite's: the pair
     args.output_dir.mkdir(parents=True, exist_ok=True)
     told = {v: phrasings(suite, args.episodes, base.seed, v) for v in chosen}  # checked before any episode
+    asked = dict.fromkeys(chosen, 0)
+    if not args.as_told:
+        reading = InstructionReading(Policy.from_pretrained(args.checkpoint), suite)
+        for v in chosen:
+            told[v], asked[v] = answered(reading, told[v])
     results = {}
     for variant in chosen:
         i = names.index(variant)
@@ -175,6 +212,7 @@ def main() -> None:
         "held-out success",
         "of the suite's (train / held-out)",
         "episodes",
+        "asked first",
     ):
         table.add_column(col, justify="left" if col == "instructions" else "right")
     suite_rates = results[names[0]]["success"]
@@ -183,7 +221,14 @@ def main() -> None:
         ratio = " / ".join(
             f"{rates[k] / suite_rates[k]:.2f}" if suite_rates[k] else "-" for k in ("train", "held_out")
         )
-        table.add_row(variant, f"{rates['train']:.1%}", f"{rates['held_out']:.1%}", ratio, str(r["episodes"]))
+        table.add_row(
+            variant,
+            f"{rates['train']:.1%}",
+            f"{rates['held_out']:.1%}",
+            ratio,
+            str(r["episodes"]),
+            str(asked[variant]),
+        )
     console.print(table)
     for variant in chosen[1:]:
         console.print(factor_table(variant, told[variant], results[variant], results[names[0]]))

@@ -7,7 +7,9 @@ read as its task; any other instruction as the task whose vector is nearest (its
 the reading's confidence). A colour word that the suite cannot place (`tasks.colour_words`: "brown" is
 no suite colour; orange or red?) is not guessed: the operator is asked "which block: orange or red?"
 and nothing starts. Nor is an object named without a colour it comes in ("the buttercup dish", a word
-no list knows, or "the dish"). A question ("where is the red block?"), and text that sounds like
+no list knows, or "the dish"), nor an instruction that sounds like one taught only with a word it
+cannot place said as a colour ("the buttercup duckie": "which colour is the buttercup duckie: red,
+...?"). A question ("where is the red block?"), and text that sounds like
 nothing the policy was taught to do (its shape, objects masked, "paint the thing blue", far from every
 shape of the suite's and the paraphrase set's phrasings), are not understood: the robot does not move
 on them unless the operator insists (`RobotSession.instruct`). Thresholds measured in
@@ -26,6 +28,7 @@ import torch.nn.functional as F
 from policy import Policy
 from policy.paraphrase import Paraphrases
 from policy.reader import suite_vectors
+from tasks.colour_words import NOT_A_NOUN
 from tasks.suite import TaskSpec, TaskSuite
 
 # Sentence-vector cosine, objects masked, to the nearest of the sentence shapes the policy was taught,
@@ -100,11 +103,31 @@ class InstructionReading:
                 return Reading(None, question, colours.read)
             said, read = colours.text, colours.read
         if self.likeness(said) < self.min_likeness:
+            question = self.what_colour(said) if self.targets is not None else None
+            if question:
+                return Reading(None, question, read, 0.0)
             return Reading(None, None, read, 0.0, unplaced="it is nothing I was taught to do")
         if self.targets is None:  # no reader: the suite's matcher, or free text the policy still tries
             return Reading(self.suite.closest(said))
         confidence, nearest = self.nearest(text)
         return Reading(nearest, None, read, confidence)
+
+    def what_colour(self, said: str) -> str | None:
+        """ "which colour is the buttercup duckie: red, green, ...?" when a word no list knows, between an
+        article or preposition and another word, is all that keeps `said` from sounding like something
+        taught (said as a suite colour, it would): a colour, or a size, the reading cannot place."""
+        words, colours = said.split(), self.suite.config.colours
+        for i in range(1, len(words) - 1):
+            before, word, after = (w.lower().strip(",.?!;:") for w in words[i - 1 : i + 2])
+            if before not in NOT_A_NOUN or after in NOT_A_NOUN or word in NOT_A_NOUN or word in colours:
+                continue
+            if word in self.policy.colour_words.kinds:  # an object word of the suite, not a colour
+                continue
+            trial = " ".join([*words[:i], next(iter(colours)), *words[i + 1 :]])
+            if self.likeness(trial) >= self.min_likeness:
+                *rest, last = colours
+                return f"which colour is the {word} {after}: {', '.join(rest)} or {last}?"
+        return None
 
     def nearest(self, text: str) -> tuple[float, TaskSpec]:
         """The cosine of `text`'s vector (as the policy hears it) to the nearest task's, and that task."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import os
 import shutil
 import tempfile
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pybullet as p
@@ -37,6 +40,16 @@ def local_ray():
 @pytest.fixture(scope="session")
 def suite() -> TaskSuite:
     return TaskSuite.load("default")
+
+
+@pytest.fixture(scope="session")
+def unseen_phrasings() -> ModuleType:
+    """benchmarks/unseen_phrasings.py (benchmarks are scripts, not a package): its words and its user."""
+    path = Path(__file__).parents[1] / "benchmarks" / "unseen_phrasings.py"
+    spec = importlib.util.spec_from_file_location("unseen_phrasings", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
 
 
 def blind_config(**randomize: bool) -> EnvConfig:

@@ -106,3 +106,27 @@ def test_text_that_is_nothing_it_was_taught_or_a_question_is_not_understood(read
     assert reading.masked("raise the red brick off the table") == "raise the thing off the table"
     assert reading.read("raise the red brick off the table").task.id == "pick_up/red_block"
     assert "block (" in reading.known_things() and "stack on" in reading.known_things()
+
+
+def test_a_word_it_cannot_place_as_a_colour_is_asked_about(reading):
+    """ "the buttercup duckie": no list knows the word nor the suite the noun, so the sentence sounds like
+    nothing taught; said as a colour it would, so the prompt asks which colour rather than refusing."""
+    said = reading.read("take the buttercup duckie")
+    assert said.task is None and said.unplaced is None
+    assert (
+        said.question == "which colour is the buttercup duckie: red, green, blue, yellow, purple or orange?"
+    )
+    for text in ("wave hello to everyone", "open the door", "paint the red block blue"):
+        assert reading.read(text).question is None, text  # still not understood
+
+
+def test_the_benchmarks_user_says_again_what_the_prompt_asks_about(reading, unseen_phrasings):
+    """benchmarks/unseen_phrasings.py answers the prompt's questions as a user would: the colour words it
+    did not read said as the suite's; the ones it read stay as said."""
+    bench = unseen_phrasings
+    said = "put the vermilion block in the buttercup dish"
+    assert bench.said_again(reading, said) == "put the vermilion block in the yellow dish"
+    assert bench.said_again(reading, "drop the mandarin duckie into the buttercup basin") == (
+        "drop the mandarin duckie into the yellow basin"
+    )
+    assert bench.said_again(reading, "put the vermilion block in the cerulean dish") is None
