@@ -7,12 +7,12 @@ read as its task; any other instruction as the task whose vector is nearest (its
 the reading's confidence). A colour word that the suite cannot place (`tasks.colour_words`: "brown" is
 no suite colour; orange or red?) is not guessed: the operator is asked "which block: orange or red?"
 and nothing starts. Nor is an object named without a colour it comes in ("the buttercup dish", a word
-no list knows, or "the dish"), nor an instruction that sounds like one taught only with a word it
-cannot place said as a colour ("the buttercup duckie": "which colour is the buttercup duckie: red,
-...?"). A question ("where is the red block?"), and text that sounds like
-nothing the policy was taught to do (its shape, objects masked, "paint the thing blue", far from every
-shape of the suite's and the paraphrase set's phrasings), are not understood: the robot does not move
-on them unless the operator insists (`RobotSession.instruct`). Thresholds measured in
+no list knows, or "the dish"), nor an instruction that would sound like one taught if a word it cannot
+place were a colour ("the buttercup duckie": "which colour is the buttercup duckie: red, ...?"). A
+question ("where is the red block?"), and text that sounds like nothing the policy was taught to do
+(its shape, objects masked, "paint the thing blue", far from every shape of the suite's and the
+paraphrase set's phrasings), are not understood: the robot does not move on them unless the operator
+insists (`RobotSession.instruct`). Thresholds measured in
 benchmarks/instruction_gate.py (docs/notes/instruction-gate.md).
 """
 
