@@ -185,11 +185,7 @@ def collect(
             while todo or inflight:
                 while todo and len(inflight) < 2 * len(workers):
                     job, attempt = todo.popleft()
-                    task = plan_task(tasks, cfg.seed, job)
-                    where = {"chain": cfg.chain} if cfg.chain else {}
-                    if cfg.swap_roles:
-                        task, own = swaps[job]
-                        where = {"layout": own.id}
+                    task, where = _job_task(cfg, tasks, swaps, job)
                     ref = workers[turn % len(workers)].run.remote(
                         job, cfg.seed + job, task.id, cfg.dart, **where
                     )
@@ -225,6 +221,15 @@ def collect(
         result.seconds = time.perf_counter() - start
         cluster.disconnect(started_here)
     return result
+
+
+def _job_task(cfg: CollectConfig, tasks: list[TaskSpec], swaps: dict, job: int) -> tuple[TaskSpec, dict]:
+    """The task job `job` plays, and where: in a chain (`cfg.chain`), or in the layout of the task whose
+    roles it swaps (`cfg.swap_roles`)."""
+    if cfg.swap_roles:
+        task, own = swaps[job]
+        return task, {"layout": own.id}
+    return plan_task(tasks, cfg.seed, job), ({"chain": cfg.chain} if cfg.chain else {})
 
 
 def _open_dataset(cfg: CollectConfig) -> tuple[TaskSuite, DatasetWriter]:
