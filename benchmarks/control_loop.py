@@ -12,23 +12,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
 
 import numpy as np
+from process_memory import rss_mb
 from rich.console import Console
 from rich.table import Table
 
 from deploy.run import RunConfig, build
-
-
-def rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 
 INSTRUCTIONS = [
     "pick up the red block",

@@ -21,12 +21,9 @@ import sys
 import time
 
 import numpy as np
+from process_memory import rss_mb
 from rich.console import Console
 from rich.table import Table
-
-
-def resident_mb() -> float:
-    return int(open("/proc/self/statm").read().split()[1]) * 4096 / 2**20
 
 
 def lay_out(scenes: int, every: int) -> dict:
@@ -38,14 +35,14 @@ def lay_out(scenes: int, every: int) -> dict:
     sim = SimRobot(SimRobotConfig(seed=0, gui="false"))
     sim.connect()
     tasks, rng = sim.env.suite.tasks("all"), random.Random(0)
-    memory, seconds = [resident_mb()], []
+    memory, seconds = [rss_mb()], []
     for i in range(1, scenes + 1):
         start = time.perf_counter()
         sim.reset(rng.choice(tasks))
         seconds.append(time.perf_counter() - start)
         sim.get_observation()
         if i % max(1, scenes // 10) == 0:
-            memory.append(resident_mb())
+            memory.append(rss_mb())
     after = seconds[every::every] if every else []
     return {
         "memory": memory,

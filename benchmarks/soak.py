@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from instruction_gate import NO_OBJECT
 from policy_ladder import BCZ
+from process_memory import rss_mb
 from rich.console import Console
 from rich.table import Table
 from unseen_phrasings import phrase
@@ -177,14 +178,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process, MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def judge(record: dict, terminal: Terminal, clients: list[Client]) -> dict:

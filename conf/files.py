@@ -36,3 +36,12 @@ def write_atomically(path: str | Path, write: Callable[[str], object], staging: 
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """`text` at `path`, written atomically (`write_atomically`) unless the file already holds it, so a
+    cached copy that many processes rebuild is rewritten only when it changed."""
+    path = Path(path)
+    if path.exists() and path.read_text() == text:
+        return path
+    return write_atomically(path, lambda tmp: Path(tmp).write_text(text))

@@ -11,17 +11,13 @@ once per machine to the user cache, atomically, beside copies of the meshes it n
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conf.files import cache_dir, write_atomically
-
-
-def _write(path: Path, text: str) -> None:
-    if not (path.exists() and path.read_text() == text):
-        write_atomically(path, lambda tmp: Path(tmp).write_text(text))
+from conf.files import cache_dir, write_text_atomically
 
 
 def _untextured_mesh(mesh: Path, folder: Path) -> Path:
@@ -32,17 +28,18 @@ def _untextured_mesh(mesh: Path, folder: Path) -> Path:
     if mesh.suffix.lower() != ".obj" or not found or not (mesh.parent / found.group(1)).is_file():
         return mesh
     material = (mesh.parent / found.group(1)).read_text(errors="replace")
-    _write(
+    write_text_atomically(
         folder / found.group(1),
         re.sub(r"^\s*(map_|bump|disp|decal|refl).*\n?", "", material, flags=re.MULTILINE),
     )
-    _write(folder / mesh.name, text)
+    write_text_atomically(folder / mesh.name, text)
     return folder / mesh.name
 
 
+@functools.cache
 def untextured_urdf(source: Path) -> Path:
     """A copy of the URDF at `source` whose visual meshes have no texture; the collision meshes are the
-    original's, by absolute path."""
+    original's, by absolute path. Made once per process (and written once per machine)."""
     tree = ET.parse(source)
     folder = cache_dir() / "untextured" / hashlib.sha1(str(source.resolve()).encode()).hexdigest()[:16]
     for kind in ("visual", "collision"):
@@ -51,6 +48,4 @@ def untextured_urdf(source: Path) -> Path:
                 path = source.parent / element.get("filename", "")
                 if path.is_file():  # else (package://..., missing) as written: PyBullet says what is wrong
                     element.set("filename", str(_untextured_mesh(path, folder) if kind == "visual" else path))
-    out = folder / source.name
-    _write(out, ET.tostring(tree.getroot(), encoding="unicode"))
-    return out
+    return write_text_atomically(folder / source.name, ET.tostring(tree.getroot(), encoding="unicode"))

@@ -7,7 +7,6 @@ file may declare more kinds by `shape` (`ShapeSpec`, docs/add_a_task.md); `KINDS
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -116,7 +115,7 @@ def urdf_builder(
 ) -> Callable[[int, list[float]], int]:
     def build(client: int, rgba: list[float]) -> int:
         body = p.loadURDF(
-            str(_untextured(DATA / path)),  # recoloured below: its texture would only cost memory
+            str(untextured_urdf(DATA / path)),  # recoloured below: its texture would only cost memory
             globalScaling=scale,
             baseOrientation=p.getQuaternionFromEuler(euler),
             physicsClientId=client,
@@ -340,11 +339,6 @@ class ShapeSpec:
             grasp_yaw_tolerance=math.radians(self.grasp_yaw_tolerance),
             builder=builder,
         )
-
-
-@functools.cache
-def _untextured(path: Path) -> Path:
-    return untextured_urdf(path)
 
 
 def _urdf_path(path: str) -> Path:

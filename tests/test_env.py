@@ -146,6 +146,6 @@ def test_objects_loaded_without_their_textures_look_the_same(suite, monkeypatch)
         return np.concatenate([obs[k].ravel() for k in sorted(obs) if k != "state"])
 
     copies = frame()
-    assert "untextured" in str(objects._untextured(objects.DATA / "tray/traybox.urdf"))
-    monkeypatch.setattr(objects, "_untextured", lambda path: path)
+    assert "untextured" in str(objects.untextured_urdf(objects.DATA / "tray/traybox.urdf"))
+    monkeypatch.setattr(objects, "untextured_urdf", lambda path: path)
     assert (frame() == copies).all()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pybullet_data
 
-from conf.files import cache_dir, write_atomically
+from conf.files import cache_dir, write_text_atomically
 
 
 def lowpoly_panda_urdf() -> Path:
@@ -21,7 +21,4 @@ def lowpoly_panda_urdf() -> Path:
     text = source.read_text()
     text = text.replace("package://meshes/visual/", "package://meshes/collision/")
     text = text.replace("package://meshes/", f"{meshes}/")
-    out = cache_dir() / "panda_lowpoly.urdf"
-    if out.exists() and out.read_text() == text:
-        return out
-    return write_atomically(out, lambda tmp: Path(tmp).write_text(text))
+    return write_text_atomically(cache_dir() / "panda_lowpoly.urdf", text)
