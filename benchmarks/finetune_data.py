@@ -2,13 +2,14 @@
 
     python benchmarks/finetune_data.py --per-task 5 10 25 --steps 3000
     python benchmarks/finetune_data.py --per-task 5 --steps 1000 --new-episodes 1   # a quick look
+    python benchmarks/finetune_data.py --per-task 7 --minutes 20                     # bcz finetune's budget
 
 For each N: N expert demonstrations of every new task (`bcz collect env.suite=SUITE tasks=PATTERN`,
-seed fixed), fine-tuned from the checkpoint for `--steps` steps with the old tasks replayed (`bcz
-finetune`'s replay, collected by the first run and mixed into every other), then `bcz eval` on the new
-tasks and on the old suite's train and held-out tasks, on the same seeded episodes for every N and for
-the checkpoint itself. Every step is skipped when its output exists, so an interrupted run resumes.
-Prints success against demonstrations and training minutes.
+seed fixed), fine-tuned from the checkpoint for `--steps` steps (or `--minutes`) with the old tasks
+replayed (`bcz finetune`'s replay, collected by the first run and mixed into every other), then `bcz
+eval` on the new tasks and on the old suite's train and held-out tasks, on the same seeded episodes for
+every N and for the checkpoint itself. Every step is skipped when its output exists, so an interrupted
+run resumes. Prints success against demonstrations and training minutes.
 """
 
 from __future__ import annotations
@@ -47,8 +48,14 @@ def main() -> None:
     parser.add_argument("--checkpoint", default="policy/pretrained/default")
     parser.add_argument("--suite", default="extended", help="the suite that holds the new tasks")
     parser.add_argument("--tasks", default="*pink_block*", help="the new tasks (a glob over task ids)")
-    parser.add_argument("--per-task", type=int, nargs="+", default=[5, 10, 25])
+    parser.add_argument("--per-task", type=int, nargs="+", default=[7, 10, 25, 50])
     parser.add_argument("--steps", type=int, default=3000, help="fine-tuning steps (batch 64)")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="train for this many minutes instead of --steps (bcz finetune's max_minutes)",
+    )
+    parser.add_argument("--lr", type=float, default=1e-4, help="learning rate (bcz finetune's)")
     parser.add_argument("--replay", type=int, default=600, help="replayed old-task episodes")
     parser.add_argument(
         "--mix-ratio", type=float, default=0.75, help="the replay's share of every batch (bcz finetune's)"
@@ -72,6 +79,13 @@ def main() -> None:
     # each setting's own runs: ft_N, ft_N_mix75, ft_N_mix75_default_phrasings (0.5: the first rows)
     arm = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"
     arm += f"_{args.paraphrase_set}_phrasings" if args.paraphrase_set != "null" else ""
+    arm += f"_{args.minutes:g}min" if args.minutes else ""
+    arm += f"_lr{args.lr:g}" if args.lr != 1e-4 else ""
+    budget = (
+        ["max_steps=1000000", f"max_minutes={args.minutes}"]
+        if args.minutes
+        else [f"max_steps={args.steps}", "max_minutes=null"]
+    )
     for n in args.per_task:
         data, out = root / f"data_{n}", root / f"ft_{n}{arm}"
         if not (data / "meta" / "info.json").is_file():
@@ -84,7 +98,7 @@ def main() -> None:
         ):
             # a run stopped before its end (the reader is put back last) resumes from checkpoints/last
             cmd = [*BCZ, "finetune", f"init_from={args.checkpoint}", f"dataset={data}", f"output_dir={out}"]
-            cmd += [f"max_steps={args.steps}", "max_minutes=null", "rollouts.every_minutes=0"]
+            cmd += [*budget, f"lr={args.lr}", "rollouts.every_minutes=0"]
             cmd += [f"mix_ratio={args.mix_ratio}", f"paraphrase_set={args.paraphrase_set}"]
             cmd += [f"mix_dataset={replay}"] if replay else [f"replay.episodes={args.replay}"]
             console.print(f"fine-tuning on {data} -> {out}")
@@ -94,7 +108,8 @@ def main() -> None:
         rows.append((f"{n} ({n * len(matching)} episodes)", f"{minutes:.0f}", final))
 
     table = Table(
-        title=f"bcz finetune on {args.tasks} ({args.suite}), {args.steps} steps, old tasks replayed in "
+        title=f"bcz finetune on {args.tasks} ({args.suite}), "
+        f"{f'{args.minutes:g} minutes' if args.minutes else f'{args.steps} steps'}, old tasks replayed in "
         f"{args.mix_ratio:.0%} of every batch"
     )
     for col in ("demonstrations per new task", "training minutes", "new tasks", "old train", "old held-out"):
