@@ -80,12 +80,11 @@ def main() -> None:
     arm = "" if args.mix_ratio == 0.5 else f"_mix{round(100 * args.mix_ratio)}"
     arm += f"_{args.paraphrase_set}_phrasings" if args.paraphrase_set != "null" else ""
     arm += f"_{args.minutes:g}min" if args.minutes else ""
-    arm += f"_lr{args.lr:g}" if args.lr != 1e-4 else ""
-    budget = (
-        ["max_steps=1000000", f"max_minutes={args.minutes}"]
-        if args.minutes
-        else [f"max_steps={args.steps}", "max_minutes=null"]
-    )
+    arm += f"_lr{args.lr:g}" if args.lr != parser.get_default("lr") else ""
+    if args.minutes:  # the time decides: TrainConfig's own step bound, far beyond any budget here
+        budget, spent = ["max_steps=1000000", f"max_minutes={args.minutes}"], f"{args.minutes:g} minutes"
+    else:
+        budget, spent = [f"max_steps={args.steps}", "max_minutes=null"], f"{args.steps} steps"
     for n in args.per_task:
         data, out = root / f"data_{n}", root / f"ft_{n}{arm}"
         if not (data / "meta" / "info.json").is_file():
@@ -108,8 +107,7 @@ def main() -> None:
         rows.append((f"{n} ({n * len(matching)} episodes)", f"{minutes:.0f}", final))
 
     table = Table(
-        title=f"bcz finetune on {args.tasks} ({args.suite}), "
-        f"{f'{args.minutes:g} minutes' if args.minutes else f'{args.steps} steps'}, old tasks replayed in "
+        title=f"bcz finetune on {args.tasks} ({args.suite}), {spent}, old tasks replayed in "
         f"{args.mix_ratio:.0%} of every batch"
     )
     for col in ("demonstrations per new task", "training minutes", "new tasks", "old train", "old held-out"):
